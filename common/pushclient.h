@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The client side of the BFG protocol, as every client should follow it:
+// resolve a node through the decision servers, connect, send Hello with
+// the last position in each stream, answer pings, and on a lost
+// connection, a retry-range close code or a Reconnect frame go back to the
+// decision servers after exponential backoff with full jitter. Terminal
+// codes stop the client. Used by bfg-probe (one per simulated user) and
+// the console.
+#pragma once
+
+#include <QHash>
+#include <QObject>
+#include <QTimer>
+#include <QUrl>
+
+#include "bfg/v1/frames.pb.h"
+#include "common/backoff.h"
+
+class QNetworkAccessManager;
+class QWebSocket;
+
+namespace bfg {
+
+class DecisionClient;
+
+class PushClient : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(PushClient)
+
+public:
+    enum class State { Idle, Resolving, Connecting, Live, BackingOff, Stopped };
+    Q_ENUM(State)
+
+    struct Options
+    {
+        QString userId;
+        QString affinity;
+        QString clientName = QStringLiteral("bfg-client");
+        int backoffBaseMs = Backoff::DefaultBaseMs;
+        int backoffCapMs = Backoff::DefaultCapMs;
+        int connectTimeoutMs = 10000; // TCP + WebSocket handshake + Welcome
+    };
+
+    // `decision` is shared by many clients and must outlive this one.
+    PushClient(DecisionClient *decision, Options options, QObject *parent = nullptr);
+    ~PushClient() override;
+
+    void start();
+    // Closes the connection for good (close code 1000); no reconnect.
+    void stop();
+    // Aborts the TCP connection as a network failure would; the client then
+    // reconnects and resumes like after any other loss.
+    void dropConnection();
+
+    State state() const { return m_state; }
+    QString userId() const { return m_options.userId; }
+    QString nodeId() const { return m_nodeId; }
+    // Last position per stream: epoch and the seq of the last message seen.
+    QHash<QString, v1::StreamPosition> positions() const { return m_positions; }
+    int reconnects() const { return m_reconnects; }
+
+Q_SIGNALS:
+    void stateChanged(bfg::PushClient::State state);
+    // After every Welcome; `resumed` is true when the Hello carried positions.
+    void welcomed(const bfg::v1::Welcome &welcome, bool resumed);
+    void messageReceived(const bfg::v1::Message &message);
+    // The connection is gone (closeCode as the server or Qt reported it);
+    // a reconnect follows unless the code was terminal.
+    void disconnected(int closeCode, const QString &reason);
+    // A terminal error: the client has stopped.
+    void failed(int code, const QString &text);
+
+private:
+    void setState(State state);
+    void resolve();
+    void connectTo(const QUrl &uri, const QByteArray &token);
+    void onBinaryMessage(const QByteArray &bytes);
+    void onSocketGone(int closeCode, const QString &reason);
+    void scheduleReconnect(int minimumDelayMs);
+    void resetHeartbeat(int intervalMs);
+
+    DecisionClient *m_decision;
+    Options m_options;
+    Backoff m_backoff;
+    State m_state = State::Idle;
+    QWebSocket *m_socket = nullptr;
+    QTimer m_retryTimer;
+    QTimer m_deadlineTimer; // connect timeout, then heartbeat silence
+    QString m_nodeId;
+    QHash<QString, v1::StreamPosition> m_positions;
+    int m_heartbeatMs = 0;
+    int m_reconnects = 0;
+    bool m_everLive = false;
+};
+
+} // namespace bfg

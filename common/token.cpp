@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "common/token.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMessageAuthenticationCode>
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+constexpr auto Base64Url = QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals;
+
+QByteArray headerPart()
+{
+    static const QByteArray header = QByteArray(R"({"alg":"HS256","typ":"JWT"})").toBase64(Base64Url);
+    return header;
+}
+
+bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+bool decodeBase64Url(QByteArrayView part, QByteArray *out)
+{
+    auto result = QByteArray::fromBase64Encoding(part.toByteArray(), QByteArray::Base64UrlEncoding
+                                                                         | QByteArray::AbortOnBase64DecodingErrors);
+    if (!result)
+        return false;
+    *out = std::move(*result);
+    return true;
+}
+} // namespace
+
+TokenSigner::TokenSigner(QByteArray secret)
+    : m_secret(std::move(secret))
+{
+}
+
+QByteArray TokenSigner::sign(const TokenClaims &claims) const
+{
+    QJsonObject payload{
+        {u"iss"_s, u"bfg"_s},
+        {u"sub"_s, claims.subject},
+        {u"scope"_s, claims.scope},
+        {u"iat"_s, claims.issuedAt},
+        {u"exp"_s, claims.expiresAt},
+    };
+    if (!claims.streams.isEmpty())
+        payload.insert(u"streams"_s, QJsonArray::fromStringList(claims.streams));
+    const QByteArray signingInput =
+        headerPart() + '.' + QJsonDocument(payload).toJson(QJsonDocument::Compact).toBase64(Base64Url);
+    const QByteArray mac =
+        QMessageAuthenticationCode::hash(signingInput, m_secret, QCryptographicHash::Sha256);
+    return signingInput + '.' + mac.toBase64(Base64Url);
+}
+
+TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
+{
+    TokenCheck check;
+    if (token.isEmpty() || token.size() > MaxTokenBytes)
+        return check;
+    const qsizetype firstDot = token.indexOf('.');
+    const qsizetype lastDot = token.lastIndexOf('.');
+    if (firstDot <= 0 || lastDot <= firstDot + 1 || lastDot == token.size() - 1
+        || token.sliced(firstDot + 1, lastDot - firstDot - 1).contains('.'))
+        return check;
+
+    QByteArray header, payload, signature;
+    if (!decodeBase64Url(token.first(firstDot), &header)
+        || !decodeBase64Url(token.sliced(firstDot + 1, lastDot - firstDot - 1), &payload)
+        || !decodeBase64Url(token.sliced(lastDot + 1), &signature))
+        return check;
+    const QJsonObject headerObject = QJsonDocument::fromJson(header).object();
+    if (headerObject.value(u"alg"_s).toString() != u"HS256"_s)
+        return check; // never "none", never another algorithm
+
+    const QByteArray expected = QMessageAuthenticationCode::hash(token.first(lastDot).toByteArray(), m_secret,
+                                                                 QCryptographicHash::Sha256);
+    if (!constantTimeEquals(expected, signature)) {
+        check.error = TokenError::BadSignature;
+        return check;
+    }
+
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(payload, &parseError);
+    if (parseError.error != QJsonParseError::NoError || !document.isObject())
+        return check;
+    const QJsonObject object = document.object();
+    const QJsonValue exp = object.value(u"exp"_s);
+    if (!exp.isDouble() || !object.value(u"sub"_s).isString() || !object.value(u"scope"_s).isString())
+        return check;
+    check.claims.subject = object.value(u"sub"_s).toString();
+    check.claims.scope = object.value(u"scope"_s).toString();
+    check.claims.issuedAt = qint64(object.value(u"iat"_s).toDouble());
+    check.claims.expiresAt = qint64(exp.toDouble());
+    for (const QJsonValue &stream : object.value(u"streams"_s).toArray())
+        check.claims.streams.append(stream.toString());
+    check.error = check.claims.expiresAt <= nowSeconds ? TokenError::Expired : TokenError::None;
+    return check;
+}
+
+QString TokenSigner::errorText(TokenError error)
+{
+    switch (error) {
+    case TokenError::None:
+        return u"valid"_s;
+    case TokenError::Malformed:
+        return u"token is malformed"_s;
+    case TokenError::BadSignature:
+        return u"token signature does not match"_s;
+    case TokenError::Expired:
+        return u"token has expired"_s;
+    }
+    return {};
+}
+
+} // namespace bfg
