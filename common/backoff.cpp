@@ -10,8 +10,7 @@ Backoff::Backoff(int baseMs, int capMs, QRandomGenerator *random)
     : m_baseMs(std::max(1, baseMs))
     , m_capMs(std::max(m_baseMs, capMs))
     , m_random(random)
-{
-}
+{}
 
 int Backoff::currentCeilingMs() const
 {

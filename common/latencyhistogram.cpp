@@ -7,16 +7,15 @@
 namespace bfg {
 
 namespace {
-constexpr int ExactBelow = 128;     // values below this get a bucket each
-constexpr int SubBuckets = 64;      // linear buckets per power of two above
-constexpr int HighestPower = 40;    // 2^40 us is about 12 days: plenty
+constexpr int ExactBelow = 128;  // values below this get a bucket each
+constexpr int SubBuckets = 64;   // linear buckets per power of two above
+constexpr int HighestPower = 40; // 2^40 us is about 12 days: plenty
 constexpr int BucketCount = ExactBelow + (HighestPower - 7 + 1) * SubBuckets;
 } // namespace
 
 LatencyHistogram::LatencyHistogram()
     : m_buckets(BucketCount, 0)
-{
-}
+{}
 
 int LatencyHistogram::indexOf(quint64 us)
 {

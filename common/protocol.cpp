@@ -40,6 +40,16 @@ QByteArray errorFrame(v1::ErrorCode code, const QString &text)
     return encode(frame);
 }
 
+bool constantTimeEquals(QByteArrayView a, QByteArrayView b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
 QString userStream(const QString &userId)
 {
     return u"user:"_s + userId;

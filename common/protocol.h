@@ -29,6 +29,9 @@ bool decode(QByteArrayView bytes, google::protobuf::MessageLite *message);
 
 QByteArray errorFrame(v1::ErrorCode code, const QString &text);
 
+// Compares secrets in time that depends on the length only.
+bool constantTimeEquals(QByteArrayView a, QByteArrayView b);
+
 // "user:<id>": every user's personal stream.
 QString userStream(const QString &userId);
 // User ids: 1..128 of [A-Za-z0-9._@-].

@@ -7,6 +7,8 @@
 #include <QJsonObject>
 #include <QMessageAuthenticationCode>
 
+#include "common/protocol.h"
+
 using namespace Qt::Literals::StringLiterals;
 
 namespace bfg {
@@ -20,20 +22,10 @@ QByteArray headerPart()
     return header;
 }
 
-bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
-{
-    if (a.size() != b.size())
-        return false;
-    unsigned char diff = 0;
-    for (qsizetype i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
-
 bool decodeBase64Url(QByteArrayView part, QByteArray *out)
 {
-    auto result = QByteArray::fromBase64Encoding(part.toByteArray(), QByteArray::Base64UrlEncoding
-                                                                         | QByteArray::AbortOnBase64DecodingErrors);
+    auto result = QByteArray::fromBase64Encoding(
+        part.toByteArray(), QByteArray::Base64UrlEncoding | QByteArray::AbortOnBase64DecodingErrors);
     if (!result)
         return false;
     *out = std::move(*result);
@@ -43,17 +35,13 @@ bool decodeBase64Url(QByteArrayView part, QByteArray *out)
 
 TokenSigner::TokenSigner(QByteArray secret)
     : m_secret(std::move(secret))
-{
-}
+{}
 
 QByteArray TokenSigner::sign(const TokenClaims &claims) const
 {
     QJsonObject payload{
-        {u"iss"_s, u"bfg"_s},
-        {u"sub"_s, claims.subject},
-        {u"scope"_s, claims.scope},
-        {u"iat"_s, claims.issuedAt},
-        {u"exp"_s, claims.expiresAt},
+        {u"iss"_s, u"bfg"_s},        {u"sub"_s, claims.subject},   {u"scope"_s, claims.scope},
+        {u"iat"_s, claims.issuedAt}, {u"exp"_s, claims.expiresAt},
     };
     if (!claims.streams.isEmpty())
         payload.insert(u"streams"_s, QJsonArray::fromStringList(claims.streams));
@@ -71,14 +59,14 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
         return check;
     const qsizetype firstDot = token.indexOf('.');
     const qsizetype lastDot = token.lastIndexOf('.');
-    if (firstDot <= 0 || lastDot <= firstDot + 1 || lastDot == token.size() - 1
-        || token.sliced(firstDot + 1, lastDot - firstDot - 1).contains('.'))
+    if (firstDot <= 0 || lastDot <= firstDot + 1 || lastDot == token.size() - 1 ||
+        token.sliced(firstDot + 1, lastDot - firstDot - 1).contains('.'))
         return check;
 
     QByteArray header, payload, signature;
-    if (!decodeBase64Url(token.first(firstDot), &header)
-        || !decodeBase64Url(token.sliced(firstDot + 1, lastDot - firstDot - 1), &payload)
-        || !decodeBase64Url(token.sliced(lastDot + 1), &signature))
+    if (!decodeBase64Url(token.first(firstDot), &header) ||
+        !decodeBase64Url(token.sliced(firstDot + 1, lastDot - firstDot - 1), &payload) ||
+        !decodeBase64Url(token.sliced(lastDot + 1), &signature))
         return check;
     const QJsonObject headerObject = QJsonDocument::fromJson(header).object();
     if (headerObject.value(u"alg"_s).toString() != u"HS256"_s)
@@ -86,7 +74,7 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
 
     const QByteArray expected = QMessageAuthenticationCode::hash(token.first(lastDot).toByteArray(), m_secret,
                                                                  QCryptographicHash::Sha256);
-    if (!constantTimeEquals(expected, signature)) {
+    if (!protocol::constantTimeEquals(expected, signature)) {
         check.error = TokenError::BadSignature;
         return check;
     }

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// Where published messages meet the nodes that hold their readers. The
+// broker gives each message the next sequence number of its stream, keeps
+// a bounded history for replay, and hands every stored message to the
+// subscribers of its stream in sequence order. Two implementations: the
+// in-process LocalBroker (single machine) and, later, Redis (cluster).
+//
+// Threading: every method may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <QByteArray>
+#include <QString>
+
+class QObject;
+
+namespace bfg {
+
+// One stored message, shared read-only by every session that delivers it.
+// `frame` is the complete encoded ServerFrame, built once per message.
+struct BrokerMessage
+{
+    QString stream;
+    quint64 seq = 0;
+    QString epoch;
+    QString id;
+    qint64 publishTimeUs = 0;
+    QByteArray payload;
+    QByteArray frame;
+};
+using MessagePtr = std::shared_ptr<const BrokerMessage>;
+
+// Receives the live messages of the streams it subscribed. deliver() runs on
+// a broker thread with the stream's messages in order; it must not block.
+class Subscriber
+{
+public:
+    virtual ~Subscriber() = default;
+    virtual void deliver(const MessagePtr &message) = 0;
+};
+
+struct PublishItem
+{
+    QString stream;
+    QByteArray payload;
+    QString id; // optional: makes the publish idempotent within the history window
+};
+
+struct PublishResult
+{
+    QString stream;
+    quint64 seq = 0;
+    QString epoch;
+    bool duplicate = false;
+};
+
+struct StreamPoint
+{
+    QString epoch;
+    quint64 seq = 0;
+};
+
+struct Subscription
+{
+    QString epoch;
+    quint64 seq = 0;                // last seq delivered before the live feed takes over
+    bool recovered = true;          // false: the gap after `from` could not be replayed
+    std::vector<MessagePtr> replay; // messages after `from` up to `seq`, in order
+};
+
+class Broker
+{
+public:
+    using PublishCallback =
+        std::function<void(const std::vector<PublishResult> &results, const QString &error)>;
+
+    virtual ~Broker() = default;
+
+    virtual bool start(QString *error) = 0;
+    // Finishes what was accepted (stores and delivers it), then stops.
+    virtual void stop() = 0;
+
+    // Stores `items` (all or none) and delivers them to their subscribers,
+    // then calls `done` on `context`'s thread. `context` must outlive the
+    // broker's stop(). On failure `error` is set and results are empty.
+    virtual void publish(std::vector<PublishItem> items, QObject *context, PublishCallback done) = 0;
+
+    // Registers `subscriber` for `stream` (counted: subscribe twice,
+    // unsubscribe twice) and, atomically with it, returns what came after
+    // `from`; without `from`, nothing is replayed. Live messages with a seq
+    // above the returned `seq` are delivered; some at or below it may be too.
+    virtual Subscription subscribe(const QString &stream, const std::optional<StreamPoint> &from,
+                                   Subscriber *subscriber) = 0;
+    virtual void unsubscribe(const QString &stream, Subscriber *subscriber) = 0;
+};
+
+} // namespace bfg

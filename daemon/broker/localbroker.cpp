@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/broker/localbroker.h"
+
+#include <chrono>
+
+#include <QMetaObject>
+#include <QRandomGenerator>
+
+#include "bfg/v1/frames.pb.h"
+#include "common/logging.h"
+#include "common/protocol.h"
+#include "daemon/store/database.h"
+#include "daemon/store/historytable.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+constexpr auto PruneInterval = std::chrono::seconds(1);
+constexpr auto RetryAfterStoreFailure = std::chrono::milliseconds(500);
+
+MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, qint64 publishTimeUs,
+                       QByteArray payload)
+{
+    auto message = std::make_shared<BrokerMessage>();
+    message->stream = std::move(stream);
+    message->seq = seq;
+    message->epoch = std::move(epoch);
+    message->id = std::move(id);
+    message->publishTimeUs = publishTimeUs;
+    message->payload = std::move(payload);
+
+    v1::ServerFrame frame;
+    v1::Message *body = frame.mutable_message();
+    body->set_stream(message->stream.toStdString());
+    body->set_seq(seq);
+    body->set_epoch(message->epoch.toStdString());
+    if (!message->id.isEmpty())
+        body->set_id(message->id.toStdString());
+    body->set_publish_time_us(publishTimeUs);
+    body->set_payload(message->payload.constData(), size_t(message->payload.size()));
+    message->frame = protocol::encode(frame);
+    return message;
+}
+} // namespace
+
+LocalBroker::LocalBroker(LocalBrokerOptions options)
+    : m_options(std::move(options))
+{}
+
+LocalBroker::~LocalBroker()
+{
+    stop();
+}
+
+QString LocalBroker::newEpoch()
+{
+    return QString::number(QRandomGenerator::system()->generate64(), 16);
+}
+
+bool LocalBroker::start(QString *error)
+{
+    std::promise<QString> started;
+    std::future<QString> result = started.get_future();
+    m_stopping = false;
+    m_writer = std::thread(&LocalBroker::writerLoop, this, std::move(started));
+    const QString failure = result.get();
+    if (!failure.isEmpty()) {
+        m_writer.join();
+        *error = failure;
+        return false;
+    }
+    m_running = true;
+    return true;
+}
+
+void LocalBroker::stop()
+{
+    {
+        std::lock_guard lock(m_mutex);
+        if (!m_running)
+            return;
+        m_stopping = true;
+    }
+    m_wake.notify_all();
+    m_writer.join();
+    m_running = false;
+}
+
+LocalBroker::Stream &LocalBroker::streamLocked(const QString &name, qint64 nowUs)
+{
+    auto [it, inserted] = m_streams.try_emplace(name);
+    if (inserted) {
+        it->second.epoch = newEpoch();
+        it->second.updatedUs = nowUs;
+    }
+    return it->second;
+}
+
+void LocalBroker::evictLocked(const QString &name, Stream &stream, qint64 cutoffUs)
+{
+    while (!stream.history.empty()) {
+        const MessagePtr &oldest = stream.history.front();
+        const bool tooMany = stream.history.size() > size_t(m_options.historySize);
+        const bool tooOld = oldest->publishTimeUs < cutoffUs && oldest->seq <= stream.dispatchedSeq;
+        if (!tooMany && !tooOld)
+            break;
+        if (tooMany)
+            m_trimmed[name] = oldest->seq; // age is pruned on disk by time alone
+        if (!oldest->id.isEmpty())
+            stream.seqById.remove(oldest->id);
+        stream.history.pop_front();
+    }
+}
+
+void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, PublishCallback done)
+{
+    Batch batch;
+    batch.context = context;
+    batch.done = std::move(done);
+    batch.results.reserve(items.size());
+    const qint64 nowUs = protocol::nowUs();
+    {
+        std::lock_guard lock(m_mutex);
+        if (!m_running || m_stopping) {
+            QMetaObject::invokeMethod(
+                context, [done = std::move(batch.done)] { done({}, u"broker is not running"_s); },
+                Qt::QueuedConnection);
+            return;
+        }
+        for (PublishItem &item : items) {
+            Stream &stream = streamLocked(item.stream, nowUs);
+            if (!item.id.isEmpty()) {
+                const auto known = stream.seqById.constFind(item.id);
+                if (known != stream.seqById.cend()) {
+                    batch.results.push_back({item.stream, *known, stream.epoch, true});
+                    continue;
+                }
+            }
+            const quint64 seq = ++stream.lastSeq;
+            stream.updatedUs = nowUs;
+            MessagePtr message =
+                makeMessage(item.stream, seq, stream.epoch, item.id, nowUs, std::move(item.payload));
+            if (!item.id.isEmpty())
+                stream.seqById.insert(item.id, seq);
+            stream.history.push_back(message);
+            evictLocked(item.stream, stream, 0);
+            batch.results.push_back({item.stream, seq, stream.epoch, false});
+            batch.messages.push_back(std::move(message));
+        }
+        m_queue.push_back(std::move(batch));
+    }
+    m_wake.notify_one();
+}
+
+Subscription LocalBroker::subscribe(const QString &name, const std::optional<StreamPoint> &from,
+                                    Subscriber *subscriber)
+{
+    std::lock_guard lock(m_mutex);
+    Stream &stream = streamLocked(name, protocol::nowUs());
+    ++stream.subscribers[subscriber];
+
+    Subscription result;
+    result.epoch = stream.epoch;
+    result.seq = stream.dispatchedSeq;
+    if (!from)
+        return result;
+
+    // A client that has seen nothing of the stream can take it from the
+    // start in any epoch; otherwise the epoch must be the one it knew.
+    const quint64 after = from->epoch == stream.epoch ? from->seq : 0;
+    const bool sameHistory = from->epoch == stream.epoch || from->seq == 0;
+    const quint64 oldestKept =
+        stream.history.empty() ? stream.dispatchedSeq + 1 : stream.history.front()->seq;
+    result.recovered = sameHistory && after <= stream.dispatchedSeq && oldestKept <= after + 1;
+    if (!result.recovered)
+        return result;
+    for (const MessagePtr &message : stream.history) {
+        if (message->seq > stream.dispatchedSeq)
+            break;
+        if (message->seq > after)
+            result.replay.push_back(message);
+    }
+    return result;
+}
+
+void LocalBroker::unsubscribe(const QString &name, Subscriber *subscriber)
+{
+    std::lock_guard lock(m_mutex);
+    const auto it = m_streams.find(name);
+    if (it == m_streams.end())
+        return;
+    auto entry = it->second.subscribers.find(subscriber);
+    if (entry != it->second.subscribers.end() && --entry.value() <= 0)
+        it->second.subscribers.erase(entry);
+}
+
+void LocalBroker::pruneNow()
+{
+    const qint64 nowUs = protocol::nowUs();
+    const qint64 cutoffUs = nowUs - qint64(m_options.historyAgeSeconds) * 1000000;
+    const qint64 idleCutoffUs = nowUs - qint64(m_options.streamTtlSeconds) * 1000000;
+    std::lock_guard lock(m_mutex);
+    for (auto it = m_streams.begin(); it != m_streams.end();) {
+        Stream &stream = it->second;
+        evictLocked(it->first, stream, cutoffUs);
+        const bool idle = stream.updatedUs < idleCutoffUs && stream.subscribers.isEmpty() &&
+                          stream.lastSeq == stream.dispatchedSeq;
+        it = idle ? m_streams.erase(it) : std::next(it);
+    }
+}
+
+void LocalBroker::pruneDisk(HistoryTable &table, qint64 nowUs)
+{
+    std::unordered_map<QString, quint64> trimmed;
+    {
+        std::lock_guard lock(m_mutex);
+        trimmed.swap(m_trimmed);
+    }
+    table.deleteMessagesBefore(nowUs - qint64(m_options.historyAgeSeconds) * 1000000);
+    for (const auto &[stream, seq] : trimmed)
+        table.deleteMessagesUpTo(stream, seq);
+    table.deleteStreamsIdleSince(nowUs - qint64(m_options.streamTtlSeconds) * 1000000);
+}
+
+void LocalBroker::writerLoop(std::promise<QString> started)
+{
+    Database database;
+    QString error;
+    if (!database.open(m_options.databasePath, Database::Schema::History, &error)) {
+        started.set_value(u"history store: "_s + error);
+        return;
+    }
+    HistoryTable table(database.db());
+
+    // Load what survived the last run: every stream's epoch and position,
+    // and the messages still inside the window.
+    const qint64 loadUs = protocol::nowUs();
+    size_t loadedMessages = 0;
+    bool loaded = table.loadStreams(
+        [this](StreamRow &&row) {
+            Stream &stream = m_streams[row.stream];
+            stream.epoch = row.epoch;
+            stream.lastSeq = stream.dispatchedSeq = row.lastSeq;
+            stream.updatedUs = row.updatedUs;
+        },
+        &error);
+    loaded =
+        loaded && table.loadMessages(
+                      loadUs - qint64(m_options.historyAgeSeconds) * 1000000,
+                      [this, &loadedMessages](HistoryRow &&row) {
+                          const auto it = m_streams.find(row.stream);
+                          if (it == m_streams.end() || row.seq > it->second.lastSeq)
+                              return; // written by a newer schema or torn: not ours to replay
+                          Stream &stream = it->second;
+                          if (!row.id.isEmpty())
+                              stream.seqById.insert(row.id, row.seq);
+                          stream.history.push_back(makeMessage(row.stream, row.seq, stream.epoch, row.id,
+                                                               row.publishTimeUs, std::move(row.payload)));
+                          evictLocked(row.stream, stream, 0);
+                          ++loadedMessages;
+                      },
+                      &error);
+    if (!loaded) {
+        started.set_value(u"history store: "_s + error);
+        return;
+    }
+    qCInfo(lcBroker) << "local broker ready:" << m_streams.size() << "streams," << loadedMessages
+                     << "messages in the replay window, from" << m_options.databasePath;
+    started.set_value(QString());
+
+    auto nextPrune = std::chrono::steady_clock::now() + PruneInterval;
+    std::vector<HistoryRow> rows;
+    std::vector<StreamRow> positions;
+    for (;;) {
+        std::deque<Batch> batches;
+        {
+            std::unique_lock lock(m_mutex);
+            m_wake.wait_until(lock, nextPrune, [this] { return m_stopping || !m_queue.empty(); });
+            if (m_queue.empty() && m_stopping)
+                break;
+            batches.swap(m_queue);
+        }
+
+        if (!batches.empty()) {
+            rows.clear();
+            positions.clear();
+            std::unordered_map<QString, size_t> positionOf;
+            for (const Batch &batch : batches) {
+                for (const MessagePtr &message : batch.messages) {
+                    rows.push_back({message->stream, message->seq, message->id, message->publishTimeUs,
+                                    message->payload});
+                    const auto [it, inserted] = positionOf.try_emplace(message->stream, positions.size());
+                    if (inserted)
+                        positions.push_back(
+                            {message->stream, message->epoch, message->seq, message->publishTimeUs});
+                    else
+                        positions[it->second].lastSeq = message->seq;
+                }
+            }
+            // Nothing is delivered or acknowledged before it is stored. A failing
+            // disk blocks publishing (publishers time out and retry with their
+            // ids) rather than losing or reordering anything.
+            bool stored = true;
+            while (!rows.empty() && !table.append(rows, positions, &error)) {
+                qCCritical(lcBroker) << "storing" << rows.size() << "messages failed, retrying:" << error;
+                std::this_thread::sleep_for(RetryAfterStoreFailure);
+                std::lock_guard lock(m_mutex);
+                if (m_stopping) {
+                    qCCritical(lcBroker) << "stopping with" << rows.size() << "messages not stored";
+                    stored = false;
+                    break;
+                }
+            }
+            if (stored) {
+                std::lock_guard lock(m_mutex);
+                for (const Batch &batch : batches) {
+                    for (const MessagePtr &message : batch.messages) {
+                        Stream &stream = m_streams[message->stream];
+                        stream.dispatchedSeq = message->seq;
+                        for (auto it = stream.subscribers.cbegin(); it != stream.subscribers.cend(); ++it)
+                            it.key()->deliver(message);
+                    }
+                }
+            }
+            for (Batch &batch : batches) {
+                QMetaObject::invokeMethod(
+                    batch.context,
+                    [done = std::move(batch.done), results = std::move(batch.results), stored] {
+                        if (stored)
+                            done(results, {});
+                        else
+                            done({}, u"the history store failed; nothing was stored"_s);
+                    },
+                    Qt::QueuedConnection);
+            }
+        }
+
+        if (std::chrono::steady_clock::now() >= nextPrune) {
+            pruneNow();
+            pruneDisk(table, protocol::nowUs());
+            nextPrune = std::chrono::steady_clock::now() + PruneInterval;
+        }
+    }
+}
+
+} // namespace bfg

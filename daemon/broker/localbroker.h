@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The in-process broker of the single-machine default. Sequence numbers
+// and the history window live in memory; a writer thread stores every
+// message in SQLite (WAL) before anyone sees it: it commits what queued up
+// while the previous commit ran (group commit), then delivers the batch to
+// subscribers and answers the publishers. So a restart of bfgd, even a
+// crash, loses no message a publisher was told was stored, and a client
+// never sees a sequence number that a restart could hand out again.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <QHash>
+
+#include "daemon/broker/broker.h"
+
+namespace bfg {
+
+struct LocalBrokerOptions
+{
+    QString databasePath;         // SQLite file for the history
+    int historySize = 100;        // messages kept per stream for replay
+    int historyAgeSeconds = 300;  // and for at most this long
+    int streamTtlSeconds = 86400; // a stream silent this long is forgotten
+};
+
+class LocalBroker final : public Broker
+{
+public:
+    explicit LocalBroker(LocalBrokerOptions options);
+    ~LocalBroker() override;
+    Q_DISABLE_COPY_MOVE(LocalBroker)
+
+    bool start(QString *error) override;
+    void stop() override;
+    void publish(std::vector<PublishItem> items, QObject *context, PublishCallback done) override;
+    Subscription subscribe(const QString &stream, const std::optional<StreamPoint> &from,
+                           Subscriber *subscriber) override;
+    void unsubscribe(const QString &stream, Subscriber *subscriber) override;
+
+    // Drops from memory what fell out of the history window by age and
+    // forgets idle streams, as the writer does every second (tests call it).
+    void pruneNow();
+
+private:
+    struct Stream
+    {
+        QString epoch;
+        quint64 lastSeq = 0;       // last seq handed out
+        quint64 dispatchedSeq = 0; // last seq stored and delivered
+        qint64 updatedUs = 0;
+        std::deque<MessagePtr> history;
+        QHash<QString, quint64> seqById; // idempotency, over the history window
+        QHash<Subscriber *, int> subscribers;
+    };
+    struct Batch
+    {
+        std::vector<MessagePtr> messages; // new ones; duplicates are only answered
+        std::vector<PublishResult> results;
+        QObject *context = nullptr;
+        PublishCallback done;
+    };
+
+    Stream &streamLocked(const QString &name, qint64 nowUs);
+    void evictLocked(const QString &name, Stream &stream, qint64 cutoffUs);
+    void writerLoop(std::promise<QString> started);
+    void pruneDisk(class HistoryTable &table, qint64 nowUs);
+    static QString newEpoch();
+
+    LocalBrokerOptions m_options;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    std::unordered_map<QString, Stream> m_streams;
+    std::unordered_map<QString, quint64> m_trimmed; // stream -> seq evicted by count, to delete on disk
+    std::deque<Batch> m_queue;
+    bool m_stopping = false;
+    bool m_running = false;
+    std::thread m_writer;
+};
+
+} // namespace bfg

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/http/httpservice.h"
+
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTcpSocket>
+
+#include "common/logging.h"
+#include "common/protocol.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+const QByteArray JsonType = QByteArrayLiteral("application/json");
+const QByteArray ProtobufType = QByteArrayLiteral("application/x-protobuf");
+
+QStringList splitPath(const QString &path)
+{
+    return path.split(u'/', Qt::SkipEmptyParts);
+}
+} // namespace
+
+HttpReply::HttpReply(QHttpServerResponder &&responder, QTcpSocket *socket, bool wantsProtobuf)
+    : m_responder(std::move(responder))
+    , m_socket(socket)
+    , m_wantsProtobuf(wantsProtobuf)
+{}
+
+void HttpReply::send(int status, const QByteArray &contentType, const QByteArray &body,
+                     const QList<std::pair<QByteArray, QByteArray>> &extraHeaders)
+{
+    if (m_sent)
+        return;
+    m_sent = true;
+    if (!m_socket)
+        return; // the client hung up while we worked
+    m_responder.writeStatusLine(QHttpServerResponder::StatusCode(status));
+    m_responder.writeHeader(QByteArrayLiteral("Content-Type"), contentType);
+    m_responder.writeHeader(QByteArrayLiteral("Content-Length"), QByteArray::number(body.size()));
+    for (const auto &[name, value] : extraHeaders)
+        m_responder.writeHeader(name, value);
+    m_responder.writeBody(body);
+}
+
+void HttpReply::sendJson(const QJsonObject &body, int status)
+{
+    send(status, JsonType, QJsonDocument(body).toJson(QJsonDocument::Compact));
+}
+
+void HttpReply::sendProtobuf(const google::protobuf::MessageLite &body, int status)
+{
+    send(status, ProtobufType, protocol::encode(body));
+}
+
+void HttpReply::sendError(const HttpError &error)
+{
+    const QJsonObject body{{u"error"_s, QJsonObject{{u"code"_s, error.code}, {u"message"_s, error.message}}}};
+    QList<std::pair<QByteArray, QByteArray>> headers;
+    if (error.retryAfterSeconds > 0)
+        headers.append({QByteArrayLiteral("Retry-After"), QByteArray::number(error.retryAfterSeconds)});
+    send(error.status, JsonType, QJsonDocument(body).toJson(QJsonDocument::Compact), headers);
+}
+
+HttpService::HttpService(QString name, QObject *parent)
+    : QAbstractHttpServer(parent)
+    , m_name(std::move(name))
+{}
+
+void HttpService::addRoute(QHttpServerRequest::Method method, const QString &pattern, Handler handler)
+{
+    m_routes.append({method, splitPath(pattern), std::move(handler)});
+}
+
+bool HttpService::isProtobuf(const QHttpServerRequest &request)
+{
+    return request.value(QByteArrayLiteral("content-type")).startsWith(ProtobufType);
+}
+
+bool HttpService::acceptsProtobuf(const QHttpServerRequest &request)
+{
+    return request.value(QByteArrayLiteral("accept")).contains(ProtobufType);
+}
+
+bool HttpService::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    const QStringList path = splitPath(request.url().path());
+    bool pathKnown = false;
+    for (const Route &route : std::as_const(m_routes)) {
+        if (route.segments.size() != path.size())
+            continue;
+        QStringList args;
+        bool match = true;
+        for (qsizetype i = 0; i < path.size() && match; ++i) {
+            if (route.segments[i] == u"{}"_s)
+                args.append(path[i]);
+            else
+                match = route.segments[i] == path[i];
+        }
+        if (!match)
+            continue;
+        pathKnown = true;
+        if (route.method != request.method())
+            continue;
+        auto reply =
+            std::make_shared<HttpReply>(makeResponder(request, socket), socket, acceptsProtobuf(request));
+        if (request.body().size() > m_maxBodyBytes) {
+            reply->sendError(
+                {413, u"body_too_large"_s, u"request body is larger than %1 bytes"_s.arg(m_maxBodyBytes)});
+            return true;
+        }
+        route.handler(request, args, reply);
+        return true;
+    }
+    if (pathKnown) {
+        HttpReply reply(makeResponder(request, socket), socket, false);
+        reply.sendError(
+            {405, u"method_not_allowed"_s, u"method not allowed on %1"_s.arg(request.url().path())});
+        return true;
+    }
+    return false; // -> missingHandler
+}
+
+void HttpService::missingHandler(const QHttpServerRequest &request, QTcpSocket *socket)
+{
+    qCDebug(lcHttp) << m_name << "no route for" << request.url().path();
+    HttpReply reply(makeResponder(request, socket), socket, false);
+    reply.sendError({404, u"not_found"_s, u"no such resource: %1"_s.arg(request.url().path())});
+}
+
+} // namespace bfg

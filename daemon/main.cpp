@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// bfgd: parses its options, builds the roles it was asked for and runs the
+// event loop in the foreground until SIGINT or SIGTERM.
+#include <csignal>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QHostInfo>
+#include <QLoggingCategory>
+#include <QSocketNotifier>
+
+#include "common/logging.h"
+#include "daemon/broker/localbroker.h"
+#include "daemon/decision/decisionserver.h"
+#include "daemon/push/pushserver.h"
+#include "daemon/settings.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace {
+
+int signalPipe[2] = {-1, -1};
+
+void onSignal(int)
+{
+    const char byte = 1;
+    [[maybe_unused]] const ssize_t written = ::write(signalPipe[0], &byte, 1);
+}
+
+// The async-signal-safe way: the handler only writes a byte; the event
+// loop reads it and shuts down in order.
+void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
+{
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
+        qFatal("socketpair failed");
+    auto *notifier = new QSocketNotifier(qintptr(signalPipe[1]), QSocketNotifier::Read, context);
+    QObject::connect(notifier, &QSocketNotifier::activated, context, [notifier, onShutdown] {
+        char byte;
+        [[maybe_unused]] const ssize_t got = ::read(signalPipe[1], &byte, 1);
+        notifier->setEnabled(false);
+        onShutdown();
+    });
+    struct sigaction action = {};
+    action.sa_handler = onSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(u"bfgd"_s);
+    QCoreApplication::setApplicationVersion(QStringLiteral(BFG_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        u"BFG push-messaging daemon.\n\n"
+        "Roles: 'decision' assigns clients to push nodes (GET /v1/assign) and takes node reports;\n"
+        "'push' holds the clients' WebSocket connections (/v1/ws) and serves POST /v1/publish.\n"
+        "Run both in one process (the default) or each in its own process. Settings come from\n"
+        "the INI file given with --config, then from the flags below; README.md lists every key."_s);
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption configOption(u"config"_s, u"INI configuration file."_s, u"file"_s);
+    const QCommandLineOption roleOption(
+        u"role"_s, u"Roles to run: decision, push or decision,push (default)."_s, u"roles"_s);
+    const QCommandLineOption dataDirOption(u"data-dir"_s,
+                                           u"Directory for the SQLite stores and the generated token secret "
+                                           "(general/data_dir; default ~/.local/share/bfgd)."_s,
+                                           u"dir"_s);
+    const QCommandLineOption decisionListenOption(
+        u"decision-listen"_s,
+        u"Decision HTTP address (decision/listen; default 127.0.0.1:8080; port 0: any)."_s, u"addr:port"_s);
+    const QCommandLineOption pushListenOption(
+        u"push-listen"_s, u"WebSocket address of the push role (push/listen; default 127.0.0.1:8081)."_s,
+        u"addr:port"_s);
+    const QCommandLineOption publishListenOption(
+        u"publish-listen"_s,
+        u"Publish API address of the push role (push/publish_listen; default 127.0.0.1:8082)."_s,
+        u"addr:port"_s);
+    const QCommandLineOption decisionUrlOption(u"decision-url"_s,
+                                               u"Decision servers a push node reports to, comma-separated "
+                                               u"(push/decision_urls; default: the decision "
+                                               "role in this process)."_s,
+                                               u"urls"_s);
+    const QCommandLineOption nodeIdOption(
+        u"node-id"_s, u"This push node's id (push/node_id; default <hostname>-<port>)."_s, u"id"_s);
+    const QCommandLineOption setOption(
+        u"set"_s, u"Set any key, e.g. --set broker/history_size=500 (repeatable)."_s, u"section/key=value"_s);
+    const QCommandLineOption printConfigOption(u"print-config"_s,
+                                               u"Print the effective configuration and exit."_s);
+    parser.addOptions({configOption, roleOption, dataDirOption, decisionListenOption, pushListenOption,
+                       publishListenOption, decisionUrlOption, nodeIdOption, setOption, printConfigOption});
+    parser.process(app);
+    if (!parser.positionalArguments().isEmpty()) {
+        fprintf(stderr, "bfgd: unexpected argument %s (see --help)\n",
+                qPrintable(parser.positionalArguments().first()));
+        return 2;
+    }
+
+    QStringList overrides;
+    const std::pair<const QCommandLineOption &, QString> named[] = {
+        {roleOption, u"general/roles"_s},
+        {dataDirOption, u"general/data_dir"_s},
+        {decisionListenOption, u"decision/listen"_s},
+        {pushListenOption, u"push/listen"_s},
+        {publishListenOption, u"push/publish_listen"_s},
+        {decisionUrlOption, u"push/decision_urls"_s},
+        {nodeIdOption, u"push/node_id"_s},
+    };
+    for (const auto &[option, key] : named) {
+        if (parser.isSet(option))
+            overrides.append(key + u'=' + parser.value(option));
+    }
+    overrides += parser.values(setOption);
+
+    bfg::DaemonSettings settings;
+    QString error;
+    if (!bfg::DaemonSettings::load(parser.value(configOption), overrides, &settings, &error)) {
+        fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+        return 2;
+    }
+    if (parser.isSet(printConfigOption)) {
+        for (const QString &line : std::as_const(settings.effective))
+            printf("%s\n", qPrintable(line));
+        return 0;
+    }
+    if (!settings.logRules.isEmpty())
+        QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));
+
+    std::unique_ptr<bfg::DecisionServer> decision;
+    std::unique_ptr<bfg::LocalBroker> broker;
+    std::unique_ptr<bfg::PushServer> push;
+    QStringList ready;
+
+    if (settings.runDecision) {
+        decision = std::make_unique<bfg::DecisionServer>(settings.decision);
+        if (!decision->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        ready.append(u"decision="_s + decision->url().toString());
+        if (settings.push.decisionUrls.isEmpty())
+            settings.push.decisionUrls.append(decision->url());
+    }
+    if (settings.runPush) {
+        broker = std::make_unique<bfg::LocalBroker>(settings.broker);
+        if (!broker->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        push = std::make_unique<bfg::PushServer>(settings.push, broker.get());
+        if (!push->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        ready.append(u"push="_s + push->publicUri());
+        ready.append(u"publish="_s + push->publicHttpUri());
+        ready.append(u"node="_s + push->nodeId());
+    }
+
+    installSignalHandlers(&app, [&] {
+        qCInfo(lcMain) << "shutting down";
+        if (push)
+            push->stop();
+        if (broker)
+            broker->stop();
+        QCoreApplication::quit();
+    });
+
+    // One line on stdout that scripts and tests wait for.
+    printf("bfgd: ready %s\n", qPrintable(ready.join(u' ')));
+    fflush(stdout);
+    const int status = app.exec();
+    push.reset();
+    broker.reset();
+    decision.reset();
+    qCInfo(lcMain) << "stopped";
+    return status;
+}

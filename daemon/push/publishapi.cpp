@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/push/publishapi.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include "bfg/v1/api.pb.h"
+#include "common/logging.h"
+#include "common/protocol.h"
+#include "daemon/broker/broker.h"
+#include "daemon/http/httpservice.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+// One JSON item: {"stream": "...", "text": "..." | "payload_b64": "...", "id": "..."}.
+std::optional<PublishItem> itemFromJson(const QJsonValue &value, QString *problem)
+{
+    if (!value.isObject()) {
+        *problem = u"each item must be an object"_s;
+        return std::nullopt;
+    }
+    const QJsonObject object = value.toObject();
+    PublishItem item;
+    item.stream = object.value(u"stream"_s).toString();
+    item.id = object.value(u"id"_s).toString();
+    const QJsonValue text = object.value(u"text"_s);
+    const QJsonValue base64 = object.value(u"payload_b64"_s);
+    if (text.isString() == base64.isString()) {
+        *problem = u"give exactly one of \"text\" and \"payload_b64\""_s;
+        return std::nullopt;
+    }
+    if (text.isString()) {
+        item.payload = text.toString().toUtf8();
+    } else {
+        auto decoded = QByteArray::fromBase64Encoding(base64.toString().toLatin1(),
+                                                      QByteArray::AbortOnBase64DecodingErrors);
+        if (!decoded) {
+            *problem = u"payload_b64 is not valid base64"_s;
+            return std::nullopt;
+        }
+        item.payload = std::move(*decoded);
+    }
+    return item;
+}
+
+QJsonObject resultToJson(const PublishResult &result)
+{
+    return {{u"stream"_s, result.stream},
+            {u"seq"_s, qint64(result.seq)},
+            {u"epoch"_s, result.epoch},
+            {u"duplicate"_s, result.duplicate}};
+}
+} // namespace
+
+PublishApi::PublishApi(const PushOptions &options, Broker *broker, QObject *parent)
+    : QObject(parent)
+    , m_options(options)
+    , m_broker(broker)
+{}
+
+bool PublishApi::start(QString *error)
+{
+    m_http = new HttpService(u"publish"_s, this);
+    m_http->setMaxBodyBytes(qint64(m_options.maxPublishBatch) * (m_options.maxFrameBytes + 256));
+    m_http->addRoute(QHttpServerRequest::Method::Post, u"/v1/publish"_s,
+                     [this](const QHttpServerRequest &request, const QStringList &,
+                            const HttpReplyPtr &reply) { publish(request, reply); });
+    m_http->addRoute(QHttpServerRequest::Method::Get, u"/v1/health"_s,
+                     [this](const QHttpServerRequest &, const QStringList &, const HttpReplyPtr &reply) {
+                         reply->sendJson({{u"status"_s, u"ok"_s}, {u"node"_s, m_options.nodeId}});
+                     });
+    m_port = m_http->listen(m_options.httpAddress, m_options.httpPort);
+    if (m_port == 0) {
+        *error = u"publish API: cannot listen on %1:%2"_s.arg(m_options.httpAddress.toString())
+                     .arg(m_options.httpPort);
+        return false;
+    }
+    if (m_options.publishKeys.isEmpty())
+        qCWarning(lcPush) << "publish API is open to anyone who can reach it: set push/publish_keys";
+    return true;
+}
+
+bool PublishApi::isAuthorized(const QHttpServerRequest &request) const
+{
+    if (m_options.publishKeys.isEmpty())
+        return true;
+    const QByteArray header = request.value(QByteArrayLiteral("authorization"));
+    if (!header.startsWith("Bearer "))
+        return false;
+    const QByteArray presented = header.mid(7).trimmed();
+    bool match = false;
+    for (const QString &key : m_options.publishKeys)
+        match |= protocol::constantTimeEquals(presented, key.toUtf8());
+    return match;
+}
+
+void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &reply)
+{
+    if (!isAuthorized(request)) {
+        reply->sendError({401, u"unauthorized"_s, u"publishing needs Authorization: Bearer <publish key>"_s});
+        return;
+    }
+
+    std::vector<PublishItem> items;
+    bool single = false;
+    const QByteArray body = request.body();
+    if (HttpService::isProtobuf(request)) {
+        v1::PublishRequest batch;
+        if (!protocol::decode(body, &batch)) {
+            reply->sendError({400, u"bad_request"_s, u"body is not a bfg.v1.PublishRequest"_s});
+            return;
+        }
+        items.reserve(size_t(batch.items_size()));
+        for (const v1::PublishItem &item : batch.items())
+            items.push_back({QString::fromStdString(item.stream()),
+                             QByteArray(item.payload().data(), qsizetype(item.payload().size())),
+                             QString::fromStdString(item.id())});
+    } else {
+        QJsonParseError parseError;
+        const QJsonDocument document = QJsonDocument::fromJson(body, &parseError);
+        if (parseError.error != QJsonParseError::NoError || !document.isObject()) {
+            reply->sendError(
+                {400, u"bad_request"_s, u"body is not a JSON object: %1"_s.arg(parseError.errorString())});
+            return;
+        }
+        const QJsonObject object = document.object();
+        QString problem;
+        if (object.contains(u"items"_s)) {
+            const QJsonArray array = object.value(u"items"_s).toArray();
+            for (const QJsonValue &value : array) {
+                auto item = itemFromJson(value, &problem);
+                if (!item)
+                    break;
+                items.push_back(std::move(*item));
+            }
+        } else if (auto item = itemFromJson(object, &problem)) {
+            single = true;
+            items.push_back(std::move(*item));
+        }
+        if (!problem.isEmpty()) {
+            reply->sendError({400, u"bad_request"_s, problem});
+            return;
+        }
+    }
+
+    if (items.empty() || int(items.size()) > m_options.maxPublishBatch) {
+        reply->sendError({400, u"bad_request"_s,
+                          u"publish 1 to %1 messages per request"_s.arg(m_options.maxPublishBatch)});
+        return;
+    }
+    for (const PublishItem &item : items) {
+        if (!protocol::isValidStreamName(item.stream)) {
+            reply->sendError(
+                {400, u"bad_request"_s,
+                 u"invalid stream name \"%1\": use kind:name, e.g. user:42"_s.arg(item.stream.left(64))});
+            return;
+        }
+        if (item.payload.size() > m_options.maxFrameBytes - 512) {
+            reply->sendError({413, u"payload_too_large"_s,
+                              u"payload above %1 bytes"_s.arg(m_options.maxFrameBytes - 512)});
+            return;
+        }
+        if (item.id.size() > 128) {
+            reply->sendError({400, u"bad_request"_s, u"message id longer than 128 characters"_s});
+            return;
+        }
+    }
+
+    m_broker->publish(std::move(items), this,
+                      [reply, single](const std::vector<PublishResult> &results, const QString &error) {
+                          if (!error.isEmpty()) {
+                              reply->sendError({503, u"unavailable"_s, error, 1});
+                          } else if (reply->wantsProtobuf()) {
+                              v1::PublishResponse response;
+                              for (const PublishResult &result : results) {
+                                  v1::PublishResult *out = response.add_results();
+                                  out->set_stream(result.stream.toStdString());
+                                  out->set_seq(result.seq);
+                                  out->set_epoch(result.epoch.toStdString());
+                                  out->set_duplicate(result.duplicate);
+                              }
+                              reply->sendProtobuf(response);
+                          } else if (single) {
+                              reply->sendJson(resultToJson(results.front()));
+                          } else {
+                              QJsonArray array;
+                              for (const PublishResult &result : results)
+                                  array.append(resultToJson(result));
+                              reply->sendJson({{u"results"_s, array}});
+                          }
+                      });
+}
+
+} // namespace bfg

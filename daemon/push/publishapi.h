@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// POST /v1/publish on a push node: takes one message (JSON) or a batch
+// (JSON {"items": [...]} or Protobuf PublishRequest), hands it to the
+// broker and answers with each message's sequence number once the broker
+// has stored it. Idempotent on the message id. Also GET /v1/health.
+#pragma once
+
+#include <QObject>
+
+#include "daemon/push/pushoptions.h"
+
+class QHttpServerRequest;
+
+namespace bfg {
+
+class Broker;
+class HttpReply;
+class HttpService;
+
+class PublishApi : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(PublishApi)
+
+public:
+    PublishApi(const PushOptions &options, Broker *broker, QObject *parent = nullptr);
+
+    bool start(QString *error);
+    quint16 port() const { return m_port; }
+
+private:
+    void publish(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
+    bool isAuthorized(const QHttpServerRequest &request) const;
+
+    PushOptions m_options;
+    Broker *m_broker;
+    HttpService *m_http = nullptr;
+    quint16 m_port = 0;
+};
+
+} // namespace bfg

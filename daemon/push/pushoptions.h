@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// Everything a push node is told at start, with its defaults. Filled from
+// bfgd.conf by DaemonSettings, or directly by tests.
+#pragma once
+
+#include <QByteArray>
+#include <QHostAddress>
+#include <QList>
+#include <QStringList>
+#include <QUrl>
+
+namespace bfg {
+
+struct PushOptions
+{
+    QString nodeId;
+    QHostAddress address = QHostAddress::LocalHost; // WebSocket listener
+    quint16 port = 8081;
+    QHostAddress httpAddress = QHostAddress::LocalHost; // publish API
+    quint16 httpPort = 8082;
+    QString publicUri;     // what clients are told to connect to; empty: ws://address:port/v1/ws
+    QString publicHttpUri; // what publishers are told; empty: http://httpAddress:httpPort
+    QString region;
+    int capacity = 10000;
+    int workers = 2; // threads holding connections; 0: one per core
+    int heartbeatMs = 25000;
+    int handshakeTimeoutMs = 10000; // WebSocket upgrade, then again for the Hello
+    int maxFrameBytes = 64 * 1024;
+    int maxPendingConnections = 1024;
+    qint64 maxSendQueueBytes = 4 * 1024 * 1024;
+    int maxPublishBatch = 1000;
+    int reportIntervalMs = 1000;
+    QList<QUrl> decisionUrls;
+    QByteArray secret;       // shared with the decision servers
+    QStringList publishKeys; // bearer keys for POST /v1/publish; empty: open
+};
+
+} // namespace bfg

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/push/pushserver.h"
+
+#include <QElapsedTimer>
+#include <QHostInfo>
+#include <QThread>
+
+#include "common/logging.h"
+#include "daemon/push/publishapi.h"
+#include "daemon/push/reporter.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+constexpr int CloseWaitMs = 3000;
+}
+
+PushServer::PushServer(PushOptions options, Broker *broker, QObject *parent)
+    : QObject(parent)
+    , m_options(std::move(options))
+    , m_broker(broker)
+{}
+
+PushServer::~PushServer()
+{
+    stop();
+}
+
+quint16 PushServer::port() const
+{
+    return m_acceptor.serverPort();
+}
+
+quint16 PushServer::httpPort() const
+{
+    return m_publishApi ? m_publishApi->port() : 0;
+}
+
+bool PushServer::start(QString *error)
+{
+    if (m_options.secret.isEmpty()) {
+        *error = u"push: no token secret configured"_s;
+        return false;
+    }
+    m_acceptor.setMaxPendingConnections(m_options.maxPendingConnections);
+    m_acceptor.onIncoming = [this](qintptr descriptor) {
+        Worker *worker = m_workers[m_nextWorker++ % m_workers.size()];
+        QMetaObject::invokeMethod(
+            worker, [worker, descriptor] { worker->takeSocket(descriptor); }, Qt::QueuedConnection);
+    };
+    if (!m_acceptor.listen(m_options.address, m_options.port)) {
+        *error = u"push: cannot listen on %1:%2: %3"_s.arg(m_options.address.toString())
+                     .arg(m_options.port)
+                     .arg(m_acceptor.errorString());
+        return false;
+    }
+    if (m_options.publicUri.isEmpty())
+        m_options.publicUri = u"ws://%1:%2/v1/ws"_s.arg(m_options.address.toString()).arg(port());
+
+    if (m_options.nodeId.isEmpty())
+        m_options.nodeId = QHostInfo::localHostName() + u'-' + QString::number(port());
+
+    // Nothing is accepted before start() returns to the event loop, so the
+    // workers can be built now, with the node's final id and URI.
+    const int workers = m_options.workers > 0 ? m_options.workers : std::max(1, QThread::idealThreadCount());
+    for (int i = 0; i < workers; ++i) {
+        auto *thread = new QThread;
+        thread->setObjectName(u"push-worker-%1"_s.arg(i));
+        auto *worker = new Worker(i, m_options, m_broker, &m_stats);
+        worker->moveToThread(thread);
+        thread->start();
+        QMetaObject::invokeMethod(worker, &Worker::initialize, Qt::BlockingQueuedConnection);
+        m_threads.push_back(thread);
+        m_workers.push_back(worker);
+    }
+
+    m_publishApi = new PublishApi(m_options, m_broker, this);
+    if (!m_publishApi->start(error))
+        return false;
+    if (m_options.publicHttpUri.isEmpty())
+        m_options.publicHttpUri =
+            u"http://%1:%2"_s.arg(m_options.httpAddress.toString()).arg(m_publishApi->port());
+
+    m_reporter = new Reporter(m_options, this, this);
+    m_reporter->start();
+    qCInfo(lcPush) << "push node" << m_options.nodeId << "accepting on" << m_options.publicUri << "with"
+                   << workers << "workers; publish API on" << m_options.publicHttpUri;
+    return true;
+}
+
+void PushServer::stop()
+{
+    if (m_workers.empty())
+        return;
+    m_acceptor.close();
+    if (m_reporter)
+        m_reporter->stop();
+    for (Worker *worker : m_workers) {
+        QMetaObject::invokeMethod(
+            worker, [worker] { worker->closeAll(v1::NODE_SHUTDOWN, u"node shutting down"_s); },
+            Qt::BlockingQueuedConnection);
+    }
+    // Give the clients a moment to answer the close handshake, so that they
+    // see the code and resume instead of treating it as a network failure.
+    QElapsedTimer waited;
+    waited.start();
+    while (m_stats.connections.load() > 0 && waited.elapsed() < CloseWaitMs)
+        QThread::msleep(10);
+    for (size_t i = 0; i < m_workers.size(); ++i) {
+        Worker *worker = m_workers[i];
+        QMetaObject::invokeMethod(
+            worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+        m_threads[i]->quit();
+        m_threads[i]->wait();
+        delete m_threads[i];
+    }
+    m_workers.clear();
+    m_threads.clear();
+}
+
+LatencyHistogram PushServer::takeLatency()
+{
+    LatencyHistogram all;
+    for (Worker *worker : m_workers)
+        all.merge(worker->takeLatency());
+    return all;
+}
+
+} // namespace bfg

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The push role: an acceptor on the main thread hands each new TCP
+// connection to one of N worker threads (round robin) where the WebSocket
+// handshake and the session live; the publish API and the reporter run
+// on the main thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <QObject>
+#include <QTcpServer>
+#include <QUrl>
+
+#include "daemon/push/pushoptions.h"
+#include "daemon/push/worker.h"
+
+class QThread;
+
+namespace bfg {
+
+class Broker;
+class PublishApi;
+class Reporter;
+
+// Accepts on the WebSocket port and passes the raw descriptor on, so that
+// the socket object is created in the worker's thread.
+class Acceptor : public QTcpServer
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Acceptor)
+
+public:
+    using QTcpServer::QTcpServer;
+    std::function<void(qintptr)> onIncoming;
+
+protected:
+    void incomingConnection(qintptr socketDescriptor) override { onIncoming(socketDescriptor); }
+};
+
+class PushServer : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(PushServer)
+
+public:
+    PushServer(PushOptions options, Broker *broker, QObject *parent = nullptr);
+    ~PushServer() override;
+
+    bool start(QString *error);
+    // Stops accepting and closes every session with NODE_SHUTDOWN (a retry
+    // code), so that clients resume elsewhere or after the restart.
+    void stop();
+
+    QString nodeId() const { return m_options.nodeId; }
+    QString publicUri() const { return m_options.publicUri; }
+    QString publicHttpUri() const { return m_options.publicHttpUri; }
+    quint16 port() const;
+    quint16 httpPort() const;
+    const PushStats &stats() const { return m_stats; }
+    // Publish -> socket-write latency since the last call, all workers.
+    LatencyHistogram takeLatency();
+
+private:
+    PushOptions m_options;
+    Broker *m_broker;
+    PushStats m_stats;
+    Acceptor m_acceptor;
+    std::vector<QThread *> m_threads;
+    std::vector<Worker *> m_workers;
+    size_t m_nextWorker = 0;
+    PublishApi *m_publishApi = nullptr;
+    Reporter *m_reporter = nullptr;
+};
+
+} // namespace bfg

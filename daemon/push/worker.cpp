@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/push/worker.h"
+
+#include <algorithm>
+
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QTimer>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+#include "common/logging.h"
+#include "common/protocol.h"
+#include "daemon/push/session.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+constexpr int SweepIntervalMs = 1000;
+constexpr int CloseGraceMs = 5000; // a peer that does not answer our close is cut off
+constexpr int HeartbeatSlackMs = 5000;
+} // namespace
+
+Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats)
+    : m_index(index)
+    , m_options(options)
+    , m_broker(broker)
+    , m_stats(stats)
+    , m_signer(options.secret)
+{}
+
+Worker::~Worker()
+{
+    for (auto &[socket, session] : m_sessions) {
+        for (auto it = session->streams().cbegin(); it != session->streams().cend(); ++it)
+            m_broker->unsubscribe(it.key(), this);
+    }
+}
+
+void Worker::initialize()
+{
+    m_server = new QWebSocketServer(u"bfgd"_s, QWebSocketServer::NonSecureMode, this);
+    m_server->setHandshakeTimeout(m_options.handshakeTimeoutMs);
+    m_server->setMaxPendingConnections(m_options.maxPendingConnections);
+    connect(m_server, &QWebSocketServer::newConnection, this, &Worker::onNewConnection);
+    m_sweepTimer = new QTimer(this);
+    m_sweepTimer->setInterval(SweepIntervalMs);
+    connect(m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
+    m_sweepTimer->start();
+}
+
+void Worker::takeSocket(qintptr socketDescriptor)
+{
+    auto *socket = new QTcpSocket;
+    if (!socket->setSocketDescriptor(socketDescriptor)) {
+        qCWarning(lcPush) << "worker" << m_index << "cannot adopt socket:" << socket->errorString();
+        delete socket;
+        return;
+    }
+    m_server->handleConnection(socket);
+}
+
+void Worker::onNewConnection()
+{
+    while (QWebSocket *socket = m_server->nextPendingConnection()) {
+        socket->setParent(this);
+        // Qt closes with 1009 above these; between the node's limit and
+        // twice it, onFrame answers with a FRAME_TOO_LARGE error frame.
+        socket->setMaxAllowedIncomingFrameSize(quint64(m_options.maxFrameBytes) * 2);
+        socket->setMaxAllowedIncomingMessageSize(quint64(m_options.maxFrameBytes) * 2);
+        auto owned = std::make_unique<Session>(socket, m_nextSessionId++);
+        Session *session = owned.get();
+        const qint64 nowMs = protocol::nowMs();
+        session->lastHeardMs = nowMs;
+        session->helloDeadlineMs = nowMs + m_options.handshakeTimeoutMs;
+        m_sessions.emplace(socket, std::move(owned));
+        m_stats->connections.fetch_add(1, std::memory_order_relaxed);
+
+        connect(socket, &QWebSocket::binaryMessageReceived, this,
+                [this, session](const QByteArray &bytes) { onFrame(session, bytes); });
+        connect(socket, &QWebSocket::textMessageReceived, this, [this, session](const QString &) {
+            fail(session, v1::PROTOCOL_VIOLATION,
+                 u"text frames are not part of the protocol; send binary ClientFrames"_s);
+        });
+        connect(socket, &QWebSocket::disconnected, this, [this, session] { removeSession(session); });
+
+        if (socket->requestUrl().path() != QLatin1String(protocol::WebSocketPath))
+            fail(session, v1::BAD_REQUEST,
+                 u"unknown path %1; connect to %2"_s.arg(socket->requestUrl().path(),
+                                                         QLatin1String(protocol::WebSocketPath)));
+    }
+}
+
+void Worker::onFrame(Session *session, const QByteArray &bytes)
+{
+    if (session->stage() == Session::Stage::Closing)
+        return;
+    session->lastHeardMs = protocol::nowMs();
+    if (bytes.size() > m_options.maxFrameBytes) {
+        fail(session, v1::FRAME_TOO_LARGE,
+             u"frame of %1 bytes is above the limit of %2"_s.arg(bytes.size()).arg(m_options.maxFrameBytes));
+        return;
+    }
+    v1::ClientFrame frame;
+    if (!protocol::decode(bytes, &frame)) {
+        fail(session, v1::PROTOCOL_VIOLATION, u"frame is not a bfg.v1.ClientFrame"_s);
+        return;
+    }
+    const bool live = session->stage() == Session::Stage::Live;
+    switch (frame.kind_case()) {
+    case v1::ClientFrame::kHello:
+        if (live)
+            fail(session, v1::PROTOCOL_VIOLATION, u"hello sent twice"_s);
+        else
+            onHello(session, frame.hello());
+        return;
+    case v1::ClientFrame::kPing:
+        if (live) {
+            v1::ServerFrame pong;
+            pong.mutable_pong()->set_nonce(frame.ping().nonce());
+            session->sendFrame(protocol::encode(pong));
+            return;
+        }
+        break;
+    case v1::ClientFrame::kPong:
+        if (live)
+            return; // lastHeardMs is all a pong is for
+        break;
+    case v1::ClientFrame::KIND_NOT_SET:
+        fail(session, v1::PROTOCOL_VIOLATION, u"empty or unknown frame"_s);
+        return;
+    }
+    fail(session, v1::PROTOCOL_VIOLATION, u"the first frame must be a hello"_s);
+}
+
+void Worker::onHello(Session *session, const v1::Hello &hello)
+{
+    const TokenCheck check = m_signer.verify(
+        QByteArrayView(hello.token().data(), qsizetype(hello.token().size())), protocol::nowMs() / 1000);
+    if (!check.ok()) {
+        fail(session, check.error == TokenError::Expired ? v1::TOKEN_EXPIRED : v1::BAD_TOKEN,
+             TokenSigner::errorText(check.error));
+        return;
+    }
+    if (check.claims.scope != TokenSigner::ConnectScope) {
+        fail(session, v1::BAD_TOKEN, u"not a connect token"_s);
+        return;
+    }
+    QHash<QString, StreamPoint> positions;
+    for (const v1::StreamPosition &position : hello.positions()) {
+        const QString stream = QString::fromStdString(position.stream());
+        if (!check.claims.streams.contains(stream)) {
+            fail(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream));
+            return;
+        }
+        positions.insert(stream, {QString::fromStdString(position.epoch()), position.seq()});
+    }
+
+    session->setUserId(check.claims.subject);
+    session->setStage(Session::Stage::Live);
+    v1::ServerFrame welcomeFrame;
+    v1::Welcome *welcome = welcomeFrame.mutable_welcome();
+    welcome->set_session_id(
+        u"%1-%2-%3"_s.arg(m_options.nodeId).arg(m_index).arg(session->id()).toStdString());
+    welcome->set_node_id(m_options.nodeId.toStdString());
+    welcome->set_heartbeat_interval_ms(quint32(m_options.heartbeatMs));
+
+    std::vector<std::vector<MessagePtr>> replays;
+    for (const QString &stream : check.claims.streams) {
+        const auto position = positions.constFind(stream);
+        std::optional<StreamPoint> from;
+        if (position != positions.cend())
+            from = *position;
+        Subscription subscription = m_broker->subscribe(stream, from, this);
+        m_readers[stream].push_back(session);
+        session->setDelivered(stream, subscription.seq);
+        v1::StreamState *state = welcome->add_streams();
+        state->set_stream(stream.toStdString());
+        state->set_epoch(subscription.epoch.toStdString());
+        state->set_seq(subscription.seq);
+        state->set_recovered(subscription.recovered);
+        replays.push_back(std::move(subscription.replay));
+    }
+    session->sendFrame(protocol::encode(welcomeFrame));
+    quint64 replayed = 0;
+    for (const std::vector<MessagePtr> &replay : replays) {
+        for (const MessagePtr &message : replay)
+            session->sendFrame(message->frame);
+        replayed += replay.size();
+    }
+    m_stats->replayed.fetch_add(replayed, std::memory_order_relaxed);
+
+    // The first ping comes at a random point of the first interval, so that
+    // clients that connected together do not ping together forever.
+    const qint64 nowMs = protocol::nowMs();
+    session->nextPingMs =
+        nowMs + qint64(QRandomGenerator::global()->bounded(quint32(m_options.heartbeatMs)) + 1);
+    qCDebug(lcPush) << "session" << session->id() << "user" << session->userId() << "live, replayed"
+                    << replayed;
+}
+
+void Worker::deliver(const MessagePtr &message)
+{
+    bool wake;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        wake = m_inbox.empty();
+        m_inbox.push_back(message);
+    }
+    if (wake)
+        QMetaObject::invokeMethod(this, &Worker::drainInbox, Qt::QueuedConnection);
+}
+
+void Worker::drainInbox()
+{
+    std::vector<MessagePtr> inbox;
+    {
+        std::lock_guard lock(m_inboxMutex);
+        inbox.swap(m_inbox);
+    }
+    const qint64 nowUs = protocol::nowUs();
+    quint64 sent = 0;
+    std::vector<Session *> gaps;
+    std::lock_guard latencyLock(m_latencyMutex);
+    for (const MessagePtr &message : inbox) {
+        const auto readers = m_readers.constFind(message->stream);
+        if (readers == m_readers.cend())
+            continue;
+        for (Session *session : *readers) {
+            switch (session->deliver(*message)) {
+            case Session::Delivery::Sent:
+                ++sent;
+                m_latency.record(nowUs - message->publishTimeUs);
+                if (session->socket()->bytesToWrite() > m_options.maxSendQueueBytes)
+                    gaps.push_back(session); // handled below, outside the loop over readers
+                break;
+            case Session::Delivery::Skipped:
+                break;
+            case Session::Delivery::Gap:
+                qCWarning(lcPush) << "session" << session->id() << "missed messages of" << message->stream
+                                  << "before seq" << message->seq << "- asking it to resume";
+                gaps.push_back(session);
+                break;
+            }
+        }
+    }
+    m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
+    for (Session *session : gaps) {
+        if (session->stage() != Session::Stage::Live)
+            continue;
+        const bool slow = session->socket()->bytesToWrite() > m_options.maxSendQueueBytes;
+        closeSession(session, slow ? v1::SLOW_CONSUMER : v1::RESUME_GAP,
+                     slow ? u"send queue over its limit"_s : u"resume to fill a gap"_s);
+    }
+}
+
+LatencyHistogram Worker::takeLatency()
+{
+    std::lock_guard lock(m_latencyMutex);
+    LatencyHistogram taken = m_latency;
+    m_latency.reset();
+    return taken;
+}
+
+void Worker::sweep()
+{
+    const qint64 nowMs = protocol::nowMs();
+    std::vector<std::pair<Session *, v1::ErrorCode>> expired;
+    std::vector<Session *> unresponsive;
+    for (auto &[socket, owned] : m_sessions) {
+        Session *session = owned.get();
+        switch (session->stage()) {
+        case Session::Stage::AwaitingHello:
+            if (nowMs >= session->helloDeadlineMs)
+                expired.emplace_back(session, v1::HANDSHAKE_TIMEOUT);
+            break;
+        case Session::Stage::Live:
+            if (nowMs - session->lastHeardMs > 2 * qint64(m_options.heartbeatMs) + HeartbeatSlackMs) {
+                expired.emplace_back(session, v1::HEARTBEAT_TIMEOUT);
+            } else if (nowMs >= session->nextPingMs) {
+                v1::ServerFrame ping;
+                ping.mutable_ping()->set_nonce(quint64(nowMs));
+                session->sendFrame(protocol::encode(ping));
+                session->nextPingMs = nowMs + m_options.heartbeatMs;
+            }
+            break;
+        case Session::Stage::Closing:
+            if (nowMs >= session->helloDeadlineMs) // reused as the close deadline
+                unresponsive.push_back(session);
+            break;
+        }
+    }
+    for (const auto &[session, code] : expired)
+        closeSession(session, code,
+                     code == v1::HANDSHAKE_TIMEOUT ? u"no hello in time"_s : u"heartbeat timeout"_s);
+    for (Session *session : unresponsive)
+        session->socket()->abort();
+}
+
+void Worker::fail(Session *session, v1::ErrorCode code, const QString &text)
+{
+    if (session->stage() == Session::Stage::Closing)
+        return;
+    qCDebug(lcPush) << "session" << session->id() << "error" << int(code) << text;
+    session->sendFrame(protocol::errorFrame(code, text));
+    closeSession(session, code, text);
+}
+
+void Worker::closeSession(Session *session, int code, const QString &reason)
+{
+    if (session->stage() == Session::Stage::Closing)
+        return;
+    session->setStage(Session::Stage::Closing);
+    session->helloDeadlineMs = protocol::nowMs() + CloseGraceMs;
+    // Close reasons are limited to 123 bytes by RFC 6455.
+    session->socket()->close(QWebSocketProtocol::CloseCode(code), reason.left(100));
+}
+
+void Worker::removeSession(Session *session)
+{
+    QWebSocket *socket = session->socket();
+    const auto it = m_sessions.find(socket);
+    if (it == m_sessions.end())
+        return;
+    for (auto stream = session->streams().cbegin(); stream != session->streams().cend(); ++stream) {
+        auto readers = m_readers.find(stream.key());
+        if (readers != m_readers.end()) {
+            std::vector<Session *> &list = *readers;
+            list.erase(std::remove(list.begin(), list.end(), session), list.end());
+            if (list.empty())
+                m_readers.erase(readers);
+        }
+        m_broker->unsubscribe(stream.key(), this);
+    }
+    m_sessions.erase(it);
+    m_stats->connections.fetch_sub(1, std::memory_order_relaxed);
+    socket->deleteLater();
+}
+
+void Worker::closeAll(v1::ErrorCode code, const QString &reason)
+{
+    std::vector<Session *> all;
+    for (auto &[socket, session] : m_sessions)
+        all.push_back(session.get());
+    for (Session *session : all)
+        closeSession(session, code, reason);
+}
+
+} // namespace bfg

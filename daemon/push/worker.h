@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// One push worker thread: completes the WebSocket handshakes of the
+// sockets the acceptor hands it (its own QWebSocketServer, not listening),
+// checks each client's Hello, subscribes its streams at the broker,
+// replays and then delivers live messages, and keeps heartbeats. The
+// broker's thread drops messages into the worker's inbox; the worker
+// fans each one out to its sessions in its own thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <QHash>
+#include <QObject>
+
+#include "bfg/v1/frames.pb.h"
+#include "common/latencyhistogram.h"
+#include "common/token.h"
+#include "daemon/broker/broker.h"
+#include "daemon/push/pushoptions.h"
+
+class QTimer;
+class QWebSocket;
+class QWebSocketServer;
+
+namespace bfg {
+
+class Session;
+
+// Figures the workers add to and the reporter reads.
+struct PushStats
+{
+    std::atomic<int> connections{0};
+    std::atomic<quint64> delivered{0};
+    std::atomic<quint64> replayed{0};
+};
+
+class Worker : public QObject, public Subscriber
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Worker)
+
+public:
+    Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats);
+    ~Worker() override;
+
+    // Any thread.
+    void deliver(const MessagePtr &message) override;
+    LatencyHistogram takeLatency();
+
+    // The worker's own thread (call through QMetaObject::invokeMethod).
+    void initialize();
+    void takeSocket(qintptr socketDescriptor);
+    // Closes every session with a retry-range code: clients resume elsewhere.
+    void closeAll(v1::ErrorCode code, const QString &reason);
+
+private:
+    void onNewConnection();
+    void onFrame(Session *session, const QByteArray &bytes);
+    void onHello(Session *session, const v1::Hello &hello);
+    void drainInbox();
+    void sweep();
+    void fail(Session *session, v1::ErrorCode code, const QString &text);
+    void closeSession(Session *session, int code, const QString &reason);
+    void removeSession(Session *session);
+
+    int m_index;
+    PushOptions m_options;
+    Broker *m_broker;
+    PushStats *m_stats;
+    TokenSigner m_signer;
+    QWebSocketServer *m_server = nullptr;
+    QTimer *m_sweepTimer = nullptr;
+    quint64 m_nextSessionId = 1;
+    std::unordered_map<QWebSocket *, std::unique_ptr<Session>> m_sessions;
+    QHash<QString, std::vector<Session *>> m_readers; // stream -> live sessions reading it
+
+    std::mutex m_inboxMutex;
+    std::vector<MessagePtr> m_inbox;
+
+    std::mutex m_latencyMutex;
+    LatencyHistogram m_latency;
+};
+
+} // namespace bfg

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "daemon/settings.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QRandomGenerator>
+#include <QSettings>
+#include <QStandardPaths>
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+
+// Reads keys from the file and the overrides, remembering each effective
+// value and the first problem met.
+class Reader
+{
+public:
+    Reader(QSettings *file, const QHash<QString, QString> &overrides, QStringList *effective)
+        : m_file(file)
+        , m_overrides(overrides)
+        , m_effective(effective)
+    {}
+
+    QString string(const QString &key, const QString &fallback)
+    {
+        QString value = fallback;
+        if (m_overrides.contains(key))
+            value = m_overrides.value(key);
+        else if (m_file && m_file->contains(key))
+            value = m_file->value(key).toStringList().join(u',');
+        m_effective->append(key + u" = "_s +
+                            (key.contains(u"secret"_s) && !value.isEmpty() ? u"(set)"_s : value));
+        m_known.insert(key);
+        return value.trimmed();
+    }
+
+    int integer(const QString &key, int fallback, int minimum, int maximum)
+    {
+        const QString text = string(key, QString::number(fallback));
+        bool ok = false;
+        const int value = text.toInt(&ok);
+        if (!ok || value < minimum || value > maximum) {
+            problem(u"%1 = \"%2\": expected a whole number from %3 to %4"_s.arg(key, text).arg(minimum).arg(
+                maximum));
+            return fallback;
+        }
+        return value;
+    }
+
+    // "address:port"; port 0 picks a free port.
+    void endpoint(const QString &key, const QString &fallback, QHostAddress *address, quint16 *port)
+    {
+        const QString text = string(key, fallback);
+        const qsizetype colon = text.lastIndexOf(u':');
+        bool ok = false;
+        const int number = colon > 0 ? text.mid(colon + 1).toInt(&ok) : -1;
+        QString host = colon > 0 ? text.left(colon) : QString();
+        if (host.startsWith(u'[') && host.endsWith(u']'))
+            host = host.mid(1, host.size() - 2);
+        const QHostAddress parsed(host == u"localhost"_s ? u"127.0.0.1"_s : host);
+        if (!ok || number < 0 || number > 65535 || parsed.isNull()) {
+            problem(u"%1 = \"%2\": expected ADDRESS:PORT, e.g. 127.0.0.1:8080 or 0.0.0.0:0"_s.arg(key, text));
+            return;
+        }
+        *address = parsed;
+        *port = quint16(number);
+    }
+
+    QString path(const QString &key, const QString &fallback, const QString &dataDir)
+    {
+        const QString text = string(key, fallback);
+        return QFileInfo(text).isAbsolute() ? text : QDir(dataDir).filePath(text);
+    }
+
+    void problem(const QString &text)
+    {
+        if (m_problem.isEmpty())
+            m_problem = text;
+    }
+    QString firstProblem() const { return m_problem; }
+
+    // Keys in the file or overrides that no one asked for: most likely typos.
+    QStringList unknownKeys() const
+    {
+        QStringList unknown;
+        QStringList all = m_overrides.keys();
+        if (m_file)
+            all += m_file->allKeys();
+        for (const QString &key : std::as_const(all)) {
+            if (!m_known.contains(key) && !unknown.contains(key))
+                unknown.append(key);
+        }
+        return unknown;
+    }
+
+private:
+    QSettings *m_file;
+    QHash<QString, QString> m_overrides;
+    QStringList *m_effective;
+    QSet<QString> m_known;
+    QString m_problem;
+};
+
+bool loadSecret(const QString &inline_, const QString &file, const QString &dataDir, QByteArray *secret,
+                QString *error)
+{
+    if (!inline_.isEmpty()) {
+        *secret = inline_.toUtf8();
+        return true;
+    }
+    const QString path = file.isEmpty() ? QDir(dataDir).filePath(u"secret"_s) : file;
+    QFile f(path);
+    if (f.exists()) {
+        if (!f.open(QIODevice::ReadOnly)) {
+            *error = u"cannot read secret file %1: %2"_s.arg(path, f.errorString());
+            return false;
+        }
+        *secret = f.readAll().trimmed();
+        if (secret->size() < 16) {
+            *error = u"secret in %1 is shorter than 16 bytes"_s.arg(path);
+            return false;
+        }
+        return true;
+    }
+    if (!file.isEmpty()) {
+        *error = u"secret file %1 does not exist"_s.arg(path);
+        return false;
+    }
+    // First start on this data directory: make a secret and keep it, so that
+    // tokens survive a restart and processes sharing the directory agree.
+    QByteArray bytes(32, Qt::Uninitialized);
+    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), 8);
+    *secret = bytes.toHex();
+    if (!QDir().mkpath(dataDir) || !f.open(QIODevice::WriteOnly)) {
+        *error = u"cannot create secret file %1: %2"_s.arg(path, f.errorString());
+        return false;
+    }
+    f.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    f.write(*secret + '\n');
+    return true;
+}
+
+} // namespace
+
+bool DaemonSettings::load(const QString &configPath, const QStringList &overrides, DaemonSettings *out,
+                          QString *error)
+{
+    std::unique_ptr<QSettings> file;
+    if (!configPath.isEmpty()) {
+        if (!QFileInfo::exists(configPath)) {
+            *error = u"config file %1 does not exist"_s.arg(configPath);
+            return false;
+        }
+        file = std::make_unique<QSettings>(configPath, QSettings::IniFormat);
+        if (file->status() != QSettings::NoError) {
+            *error = u"config file %1 cannot be parsed"_s.arg(configPath);
+            return false;
+        }
+    }
+    QHash<QString, QString> overrideMap;
+    for (const QString &line : overrides) {
+        const qsizetype equals = line.indexOf(u'=');
+        if (equals <= 0 || !line.left(equals).contains(u'/')) {
+            *error = u"--set \"%1\": expected section/key=value"_s.arg(line);
+            return false;
+        }
+        overrideMap.insert(line.left(equals).trimmed(), line.mid(equals + 1));
+    }
+
+    DaemonSettings s;
+    Reader r(file.get(), overrideMap, &s.effective);
+
+    const QStringList roles =
+        r.string(u"general/roles"_s, u"decision,push"_s).split(u',', Qt::SkipEmptyParts);
+    s.runDecision = s.runPush = false;
+    for (const QString &role : roles) {
+        if (role.trimmed() == u"decision"_s)
+            s.runDecision = true;
+        else if (role.trimmed() == u"push"_s)
+            s.runPush = true;
+        else
+            r.problem(
+                u"general/roles: unknown role \"%1\" (use decision, push or both)"_s.arg(role.trimmed()));
+    }
+    if (!s.runDecision && !s.runPush)
+        r.problem(u"general/roles: name at least one of decision, push"_s);
+    s.dataDir = r.string(u"general/data_dir"_s,
+                         QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + u"/bfgd"_s);
+    s.logRules = r.string(u"general/log_rules"_s, QString());
+    const QString secret = r.string(u"general/secret"_s, QString());
+    const QString secretFile = r.string(u"general/secret_file"_s, QString());
+
+    DecisionOptions &d = s.decision;
+    r.endpoint(u"decision/listen"_s, u"127.0.0.1:8080"_s, &d.address, &d.port);
+    d.storePath = r.path(u"decision/store"_s, u"decision.db"_s, s.dataDir);
+    d.allowedLoadPercent = r.integer(u"decision/allowed_load"_s, d.allowedLoadPercent, 1, 100);
+    d.tokenTtlSeconds = r.integer(u"decision/token_ttl_s"_s, d.tokenTtlSeconds, 5, 86400);
+    d.reportIntervalMs = r.integer(u"decision/report_interval_ms"_s, d.reportIntervalMs, 100, 60000);
+
+    PushOptions &p = s.push;
+    p.nodeId = r.string(u"push/node_id"_s, QString());
+    r.endpoint(u"push/listen"_s, u"127.0.0.1:8081"_s, &p.address, &p.port);
+    r.endpoint(u"push/publish_listen"_s, u"127.0.0.1:8082"_s, &p.httpAddress, &p.httpPort);
+    p.publicUri = r.string(u"push/public_uri"_s, QString());
+    p.publicHttpUri = r.string(u"push/public_publish_uri"_s, QString());
+    p.region = r.string(u"push/region"_s, QString());
+    p.capacity = r.integer(u"push/capacity"_s, p.capacity, 1, 10'000'000);
+    p.workers = r.integer(u"push/workers"_s, p.workers, 0, 256);
+    p.heartbeatMs = r.integer(u"push/heartbeat_ms"_s, p.heartbeatMs, 1000, 600000);
+    p.handshakeTimeoutMs = r.integer(u"push/handshake_timeout_ms"_s, p.handshakeTimeoutMs, 100, 600000);
+    p.maxFrameBytes = r.integer(u"push/max_frame_bytes"_s, p.maxFrameBytes, 1024, 16 * 1024 * 1024);
+    p.maxPendingConnections =
+        r.integer(u"push/max_pending_connections"_s, p.maxPendingConnections, 1, 1'000'000);
+    p.maxSendQueueBytes = r.integer(u"push/max_send_queue_bytes"_s, int(p.maxSendQueueBytes), 65536, 1 << 30);
+    p.maxPublishBatch = r.integer(u"push/max_publish_batch"_s, p.maxPublishBatch, 1, 100000);
+    p.reportIntervalMs = d.reportIntervalMs;
+    const QString decisionUrls = r.string(u"push/decision_urls"_s, QString());
+    for (const QString &text : decisionUrls.split(u',', Qt::SkipEmptyParts)) {
+        const QUrl url(text.trimmed());
+        if (!url.isValid() || (url.scheme() != u"http"_s && url.scheme() != u"https"_s))
+            r.problem(u"push/decision_urls: \"%1\" is not an http(s) URL"_s.arg(text));
+        p.decisionUrls.append(url);
+    }
+    p.publishKeys = r.string(u"push/publish_keys"_s, QString()).split(u',', Qt::SkipEmptyParts);
+    for (QString &key : p.publishKeys)
+        key = key.trimmed();
+
+    const QString brokerType = r.string(u"broker/type"_s, u"local"_s);
+    if (brokerType != u"local"_s)
+        r.problem(u"broker/type = \"%1\": this bfgd has the local broker only"_s.arg(brokerType));
+    LocalBrokerOptions &b = s.broker;
+    b.databasePath = r.path(u"broker/store"_s, u"history.db"_s, s.dataDir);
+    b.historySize = r.integer(u"broker/history_size"_s, b.historySize, 1, 1'000'000);
+    b.historyAgeSeconds = r.integer(u"broker/history_age_s"_s, b.historyAgeSeconds, 1, 7 * 86400);
+    b.streamTtlSeconds = r.integer(u"broker/stream_ttl_s"_s, b.streamTtlSeconds, 60, 365 * 86400);
+
+    if (s.runPush && !s.runDecision && p.decisionUrls.isEmpty())
+        r.problem(
+            u"push/decision_urls: a push node without the decision role must name its decision servers"_s);
+
+    if (!r.firstProblem().isEmpty()) {
+        *error = r.firstProblem();
+        return false;
+    }
+    const QStringList unknown = r.unknownKeys();
+    if (!unknown.isEmpty()) {
+        *error = u"unknown configuration key(s): %1"_s.arg(unknown.join(u", "_s));
+        return false;
+    }
+    if (!loadSecret(secret, secretFile, s.dataDir, &d.secret, error))
+        return false;
+    p.secret = d.secret;
+    *out = std::move(s);
+    return true;
+}
+
+} // namespace bfg

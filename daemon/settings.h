@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// bfgd's configuration: every key with its default in one place, read
+// from an INI file (QSettings) and overridden by command-line flags, then
+// checked, so that a bad value stops bfgd at start with a clear message.
+// README.md's configuration reference lists the same keys.
+#pragma once
+
+#include <QHostAddress>
+#include <QStringList>
+
+#include "daemon/broker/localbroker.h"
+#include "daemon/decision/decisionserver.h"
+#include "daemon/push/pushoptions.h"
+
+namespace bfg {
+
+struct DaemonSettings
+{
+    bool runDecision = true;
+    bool runPush = true;
+    QString dataDir;
+    QString logRules;
+    DecisionOptions decision;
+    PushOptions push;
+    LocalBrokerOptions broker;
+
+    // One line per key with its effective value, for --print-config.
+    QStringList effective;
+
+    // `overrides` are "section/key=value" strings applied after the file.
+    static bool load(const QString &configPath, const QStringList &overrides, DaemonSettings *out,
+                     QString *error);
+};
+
+} // namespace bfg
