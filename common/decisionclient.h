@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
 #include <QObject>
 #include <QStringList>
@@ -24,10 +25,10 @@ struct AssignResult
 {
     bool ok = false;
     v1::AssignResponse response; // when ok
-    int httpStatus = 0;           // of the last server asked; 0: no HTTP answer
-    int retryAfterMs = 0;         // the largest Retry-After any server asked for
-    bool terminal = false;        // a 4xx other than 429: retrying will not help
-    QString error;                // for logs and progress lines
+    int httpStatus = 0;          // of the last server asked; 0: no HTTP answer
+    int retryAfterMs = 0;        // the largest Retry-After any server asked for
+    bool terminal = false;       // a 4xx other than 429: retrying will not help
+    QString error;               // for logs and progress lines
 };
 
 class DecisionClient : public QObject
@@ -36,14 +37,16 @@ class DecisionClient : public QObject
     Q_DISABLE_COPY_MOVE(DecisionClient)
 
 public:
-    DecisionClient(QNetworkAccessManager *network, const QList<QUrl> &decisionUrls, QObject *parent = nullptr);
+    DecisionClient(QNetworkAccessManager *network, const QList<QUrl> &decisionUrls,
+                   QObject *parent = nullptr);
 
     void setTimeoutMs(int timeoutMs) { m_timeoutMs = timeoutMs; }
     QList<QUrl> decisionUrls() const { return m_urls; }
 
     // Tries each decision server at most once, in order from the last one
     // that answered; `done` is called once, on this object's thread.
-    void assign(const QString &userId, const QString &affinity, std::function<void(const AssignResult &)> done);
+    void assign(const QString &userId, const QString &affinity,
+                std::function<void(const AssignResult &)> done);
 
 private:
     struct Attempt;

@@ -10,6 +10,9 @@
 // the console.
 #pragma once
 
+#include <string>
+
+#include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
 #include <QTimer>
@@ -24,6 +27,7 @@ class QWebSocket;
 namespace bfg {
 
 class DecisionClient;
+struct AssignResult;
 
 class PushClient : public QObject
 {
@@ -76,11 +80,19 @@ Q_SIGNALS:
 private:
     void setState(State state);
     void resolve();
+    void onAssigned(const AssignResult &result);
     void connectTo(const QUrl &uri, const QByteArray &token);
+    void sendHello(const QByteArray &token);
     void onBinaryMessage(const QByteArray &bytes);
+    void onWelcome(const v1::Welcome &welcome);
+    void onMessage(const v1::Message &message);
     void onSocketGone(int closeCode, const QString &reason);
+    void onDeadline();
+    // Forgets the current socket: no more signals from it, closed or aborted, deleted later.
+    void discardSocket(bool graceful);
     void scheduleReconnect(int minimumDelayMs);
     void resetHeartbeat(int intervalMs);
+    void fail(int code, const QString &text);
 
     DecisionClient *m_decision;
     Options m_options;
@@ -91,9 +103,15 @@ private:
     QTimer m_deadlineTimer; // connect timeout, then heartbeat silence
     QString m_nodeId;
     QHash<QString, v1::StreamPosition> m_positions;
+    std::string m_lastStreamName; // the stream of the last Message and its key in m_positions,
+    QString m_lastStreamKey;      // so that a steady stream costs no string conversion per message
+    QElapsedTimer m_lastFrame;    // since the last frame from the node, for the heartbeat deadline
+    quint64 m_generation = 0;     // bumped per connection attempt: stale callbacks compare and return
     int m_heartbeatMs = 0;
     int m_reconnects = 0;
     bool m_everLive = false;
+    bool m_helloResumed = false; // the Hello of this session carried positions
+    bool m_socketOpen = false;   // the current socket completed the WebSocket handshake
 };
 
 } // namespace bfg

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// bfg-probe: the BFG QA client and load driver. See `bfg-probe --help`.
+#include <csignal>
+#include <cstdio>
+
+#include <QCoreApplication>
+#include <QLoggingCategory>
+#include <QTimer>
+
+#include "client/probe.h"
+#include "client/probeoptions.h"
+#include "client/signalwatcher.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    QCoreApplication::setApplicationName(u"bfg-probe"_s);
+    QCoreApplication::setApplicationVersion(QStringLiteral(BFG_VERSION));
+    qSetMessagePattern(u"bfg-probe: %{if-warning}warning: %{endif}%{if-critical}error: %{endif}%{message}"_s);
+
+    bfg::probe::ProbeOptions options;
+    QString error;
+    if (!bfg::probe::ProbeOptions::parse(QCoreApplication::arguments(), &options, &error)) {
+        std::fprintf(stderr, "bfg-probe: %s\nTry 'bfg-probe --help' for more information.\n",
+                     qPrintable(error));
+        return 2;
+    }
+    // Per-connection events of hundreds of clients would drown the progress lines; the
+    // summary counts them. QT_LOGGING_RULES still overrides this.
+    QLoggingCategory::setFilterRules(options.quiet ? u"bfg.*.info=false"_s : u"bfg.client.info=false"_s);
+
+    bfg::probe::Probe probe(options);
+    bfg::probe::SignalWatcher signalWatcher({SIGINT, SIGTERM});
+    QObject::connect(&signalWatcher, &bfg::probe::SignalWatcher::signalReceived, &probe,
+                     [&probe](int) { probe.interrupt(); });
+    // Exit from the next loop iteration, so that the close frames just queued get written.
+    QObject::connect(&probe, &bfg::probe::Probe::finished, &app, &QCoreApplication::exit,
+                     Qt::QueuedConnection);
+    QTimer::singleShot(0, &probe, &bfg::probe::Probe::start);
+    return QCoreApplication::exec();
+}

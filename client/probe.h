@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// One probe run, start to verdict: find the publish API through the
+// decision servers, start one PushClient per simulated user spread over
+// the ramp, wait until all are live, publish for the asked duration
+// (optionally dropping every connection once on the way), wait for the
+// last messages, then stop and report. Everything runs on one thread; work
+// per message is O(1), per-user scans happen at most a few times a second.
+#pragma once
+
+#include <vector>
+
+#include <QElapsedTimer>
+#include <QNetworkAccessManager>
+#include <QObject>
+#include <QTimer>
+
+#include "client/probeoptions.h"
+#include "client/probereport.h"
+#include "client/userverifier.h"
+#include "common/backoff.h"
+#include "common/latencyhistogram.h"
+
+namespace bfg {
+class DecisionClient;
+class PushClient;
+namespace v1 {
+class Message;
+class Welcome;
+} // namespace v1
+} // namespace bfg
+
+namespace bfg::probe {
+
+class Publisher;
+
+class Probe : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(Probe)
+
+public:
+    explicit Probe(ProbeOptions options, QObject *parent = nullptr);
+    ~Probe() override;
+
+    void start();
+    // First call: stop publishing and wait for delivery as at a normal end.
+    // A second call, or one before publishing began: finish at once.
+    void interrupt();
+
+    int exitCode() const { return m_exitCode; }
+
+Q_SIGNALS:
+    void finished(int exitCode);
+
+private:
+    enum class Phase { Idle, Bootstrap, Connecting, Publishing, Draining, Done };
+
+    void bootstrap();
+    void launchClients();
+    void startDueClients();
+    void onWelcomed(int user, const v1::Welcome &welcome, bool resumed);
+    void onMessage(int user, const v1::Message &message);
+    void onClientFailed(int user, int code, const QString &text);
+    void onLiveTimeout();
+    void beginPublishing();
+    void endPublishing();
+    void checkDrained();
+    void dropAllConnections();
+    void printProgress();
+    void finish(const QString &fatal = {});
+    ProbeReport makeReport() const;
+    bool writeJson(const ProbeReport &report) const;
+    double secondsSinceStart() const { return double(m_runClock.elapsed()) / 1000.0; }
+
+    ProbeOptions m_options;
+    Phase m_phase = Phase::Idle;
+    int m_exitCode = 1;
+
+    QNetworkAccessManager m_network;
+    DecisionClient *m_decision = nullptr;
+    Publisher *m_publisher = nullptr;
+    std::vector<PushClient *> m_clients;
+    std::vector<UserVerifier> m_verifiers;
+    std::vector<int> m_liveNotPublished; // went live before publishing began
+    int m_started = 0;
+    int m_usersLive = 0;
+    int m_failedClients = 0;
+    int m_failedBeforeLive = 0;
+    int m_interrupts = 0;
+    qint64 m_firstInterruptMs = 0;
+    Backoff m_bootstrapBackoff{500, 5000};
+
+    LatencyHistogram m_latency;       // the whole run
+    LatencyHistogram m_windowLatency; // since the last progress line
+    quint64 m_received = 0;
+    quint64 m_receivedAtLastLine = 0;
+
+    QElapsedTimer m_runClock;
+    QElapsedTimer m_rampClock;
+    QElapsedTimer m_publishClock;
+    qint64 m_publishedForMs = 0;
+    qint64 m_lastLineMs = 0;
+
+    QTimer m_rampTimer;
+    QTimer m_liveTimer;
+    QTimer m_phaseTimer;
+    QTimer m_dropTimer;
+    QTimer m_drainCheckTimer;
+    QTimer m_drainDeadlineTimer;
+    QTimer m_progressTimer;
+    QTimer m_hardLimitTimer;
+};
+
+} // namespace bfg::probe

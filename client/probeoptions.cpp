@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "client/probeoptions.h"
+
+#include <cmath>
+
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QRandomGenerator>
+#include <QRegularExpression>
+
+#include "common/protocol.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg::probe {
+
+namespace {
+
+constexpr int MaxUsers = 1000000;
+constexpr double MaxRate = 10000;
+constexpr double MaxDurationS = 7 * 24 * 3600;
+constexpr int MaxRampMs = 3600 * 1000;
+constexpr int MaxUserIdLength = 128;
+
+bool parseHttpUrl(const QString &text, QUrl *url)
+{
+    const QUrl candidate(text.trimmed(), QUrl::StrictMode);
+    if (!candidate.isValid() || candidate.host().isEmpty() ||
+        (candidate.scheme() != u"http"_s && candidate.scheme() != u"https"_s))
+        return false;
+    *url = candidate;
+    return true;
+}
+
+bool parseDouble(const QString &text, double *value)
+{
+    bool ok = false;
+    const double parsed = text.trimmed().toDouble(&ok);
+    if (!ok || !std::isfinite(parsed))
+        return false;
+    *value = parsed;
+    return true;
+}
+
+QString defaultUserPrefix()
+{
+    const quint32 random = QRandomGenerator::system()->generate() & 0xffffff;
+    return u"probe-"_s + QString::number(random, 16).rightJustified(6, u'0') + u'-';
+}
+
+} // namespace
+
+bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QString *error)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        u"The BFG QA client and load driver. Connects N simulated users through the decision "
+        "servers, publishes to each user's personal stream at a steady rate, and checks that every "
+        "message arrives exactly once, in order, to the right user; measures end-to-end latency.\n\n"
+        "Exit code: 0 when nothing was lost, duplicated, reordered or misdelivered and every user "
+        "went live; 1 otherwise; 2 for bad usage."_s);
+    const QCommandLineOption helpOption = parser.addHelpOption();
+    const QCommandLineOption versionOption = parser.addVersionOption();
+
+    const QCommandLineOption decisionOption(
+        u"decision"_s,
+        u"Decision server base URL(s), comma separated, asked in order with fallback "
+        "(e.g. http://127.0.0.1:8080). Required."_s,
+        u"url[,url...]"_s);
+    const QCommandLineOption usersOption(u"users"_s, u"Number of simulated users (default 100)."_s, u"n"_s);
+    const QCommandLineOption rateOption(
+        u"rate"_s,
+        u"Messages per second published to each user; fractional allowed, 0 to only connect (default 2)."_s,
+        u"r"_s);
+    const QCommandLineOption durationOption(
+        u"duration"_s, u"Seconds of publishing once every user is live (default 10)."_s, u"s"_s);
+    const QCommandLineOption publishOption(
+        u"publish"_s,
+        u"Base URL of a push node's publish API (default: the publish_uri the decision server names)."_s,
+        u"url"_s);
+    const QCommandLineOption publishKeyOption(
+        u"publish-key"_s, u"API key for publishing, sent as \"Authorization: Bearer <key>\"."_s, u"key"_s);
+    const QCommandLineOption noPublishOption(
+        u"no-publish"_s, u"Do not publish: only connect and listen (gaps are still detected)."_s);
+    const QCommandLineOption userPrefixOption(
+        u"user-prefix"_s,
+        u"User ids are <prefix><index> (default: probe-<6 random hex digits>-, fresh users every run)."_s,
+        u"prefix"_s);
+    const QCommandLineOption rampOption(
+        u"ramp-ms"_s, u"Start the clients spread over this many milliseconds (default 1000)."_s, u"ms"_s);
+    const QCommandLineOption dropAtOption(
+        u"drop-at"_s,
+        u"At this many seconds into publishing, abort every client's connection as a network blip "
+        "would; clients resume from their positions."_s,
+        u"s"_s);
+    const QCommandLineOption jsonOption(u"json"_s, u"Also write the results as a JSON object to this file."_s,
+                                        u"file"_s);
+    const QCommandLineOption quietOption(u"quiet"_s, u"No progress lines or informational logs on stderr."_s);
+
+    parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
+                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, dropAtOption,
+                       jsonOption, quietOption});
+
+    if (!parser.parse(arguments)) {
+        *error = parser.errorText();
+        return false;
+    }
+    if (parser.isSet(helpOption))
+        parser.showHelp(0);
+    if (parser.isSet(versionOption))
+        parser.showVersion();
+    if (!parser.positionalArguments().isEmpty()) {
+        *error = u"unexpected argument: %1"_s.arg(parser.positionalArguments().constFirst());
+        return false;
+    }
+
+    ProbeOptions parsed;
+
+    if (!parser.isSet(decisionOption)) {
+        *error = u"--decision is required"_s;
+        return false;
+    }
+    for (const QString &text : parser.values(decisionOption).join(u',').split(u',', Qt::SkipEmptyParts)) {
+        QUrl url;
+        if (!parseHttpUrl(text, &url)) {
+            *error = u"--decision: not an http(s) URL: %1"_s.arg(text.trimmed());
+            return false;
+        }
+        parsed.decisionUrls.append(url);
+    }
+    if (parsed.decisionUrls.isEmpty()) {
+        *error = u"--decision: no URL given"_s;
+        return false;
+    }
+
+    if (parser.isSet(usersOption)) {
+        bool ok = false;
+        parsed.users = parser.value(usersOption).trimmed().toInt(&ok);
+        if (!ok || parsed.users < 1 || parsed.users > MaxUsers) {
+            *error = u"--users: expected a whole number from 1 to %1, got \"%2\""_s.arg(MaxUsers).arg(
+                parser.value(usersOption));
+            return false;
+        }
+    }
+    if (parser.isSet(rateOption) && (!parseDouble(parser.value(rateOption), &parsed.ratePerUser) ||
+                                     parsed.ratePerUser < 0 || parsed.ratePerUser > MaxRate)) {
+        *error = u"--rate: expected messages per second from 0 to %1, got \"%2\""_s.arg(MaxRate).arg(
+            parser.value(rateOption));
+        return false;
+    }
+    if (parser.isSet(durationOption) && (!parseDouble(parser.value(durationOption), &parsed.durationS) ||
+                                         parsed.durationS <= 0 || parsed.durationS > MaxDurationS)) {
+        *error = u"--duration: expected seconds above 0 (at most a week), got \"%1\""_s.arg(
+            parser.value(durationOption));
+        return false;
+    }
+
+    parsed.publish = !parser.isSet(noPublishOption);
+    if (parser.isSet(publishOption)) {
+        if (!parsed.publish) {
+            *error = u"--publish and --no-publish exclude each other"_s;
+            return false;
+        }
+        if (!parseHttpUrl(parser.value(publishOption), &parsed.publishUrl)) {
+            *error = u"--publish: not an http(s) URL: %1"_s.arg(parser.value(publishOption));
+            return false;
+        }
+    }
+    if (parser.isSet(publishKeyOption)) {
+        parsed.publishKey = parser.value(publishKeyOption).trimmed().toUtf8();
+        if (parsed.publishKey.isEmpty() || parsed.publishKey.contains('\n') ||
+            parsed.publishKey.contains('\r')) {
+            *error = u"--publish-key: expected a non-empty single-line key"_s;
+            return false;
+        }
+    }
+
+    parsed.userPrefix = parser.isSet(userPrefixOption) ? parser.value(userPrefixOption) : defaultUserPrefix();
+    const QString lastUser = parsed.userId(parsed.users - 1);
+    static const QRegularExpression prefixPattern(u"^[A-Za-z0-9._@-]*$"_s);
+    if (!prefixPattern.match(parsed.userPrefix).hasMatch() || !protocol::isValidUserId(lastUser)) {
+        *error =
+            u"--user-prefix: user ids must be 1..%1 of [A-Za-z0-9._@-]; \"%2\" is not"_s.arg(MaxUserIdLength)
+                .arg(lastUser);
+        return false;
+    }
+
+    if (parser.isSet(rampOption)) {
+        bool ok = false;
+        parsed.rampMs = parser.value(rampOption).trimmed().toInt(&ok);
+        if (!ok || parsed.rampMs < 0 || parsed.rampMs > MaxRampMs) {
+            *error = u"--ramp-ms: expected milliseconds from 0 to %1, got \"%2\""_s.arg(MaxRampMs).arg(
+                parser.value(rampOption));
+            return false;
+        }
+    }
+    if (parser.isSet(dropAtOption)) {
+        if (!parseDouble(parser.value(dropAtOption), &parsed.dropAtS) || parsed.dropAtS < 0 ||
+            parsed.dropAtS >= parsed.durationS) {
+            *error = u"--drop-at: expected seconds from 0 to below --duration (%1), got \"%2\""_s
+                         .arg(parsed.durationS)
+                         .arg(parser.value(dropAtOption));
+            return false;
+        }
+    }
+    if (parser.isSet(jsonOption)) {
+        parsed.jsonPath = parser.value(jsonOption);
+        const QFileInfo info(parsed.jsonPath);
+        if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
+            *error = u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(parsed.jsonPath);
+            return false;
+        }
+    }
+    parsed.quiet = parser.isSet(quietOption);
+
+    *options = std::move(parsed);
+    return true;
+}
+
+} // namespace bfg::probe

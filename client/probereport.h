@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The figures of one finished probe run and the verdict drawn from them,
+// printed for people (stdout) and written as JSON for scripts and the
+// benchmark records. Probe fills it in once, at the end of the run.
+#pragma once
+
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+#include <QtGlobal>
+
+class QTextStream;
+
+namespace bfg::probe {
+
+struct ProbeReport
+{
+    int users = 0;
+    int usersLive = 0;      // went live at least once
+    int usersLiveAtEnd = 0; // live when the run ended
+    int failedClients = 0;  // stopped by a terminal error
+    double ratePerUser = 0;
+    double durationS = 0;   // asked for
+    double publishingS = 0; // publishing phase as it happened
+    bool publishing = false;
+    QString publishUrl;
+    QString userPrefix;
+
+    quint64 sent = 0;
+    quint64 published = 0; // acked by the node
+    quint64 unacked = 0;   // never acked before the run ended: neither lost nor verified
+    quint64 rejected = 0;  // refused for good by the publish API
+    quint64 requests = 0;
+    quint64 retries = 0;
+
+    quint64 received = 0;
+    quint64 lost = 0;
+    quint64 lostUndelivered = 0; // of `lost`: acked, but not received when the run ended
+    quint64 duplicated = 0;
+    quint64 reordered = 0;
+    quint64 misdelivered = 0;
+    quint64 wrongEpoch = 0;
+    int resumes = 0;
+    int recovered = 0;
+    int notRecovered = 0;
+    quint64 reconnects = 0;
+
+    double latencyP50Ms = 0;
+    double latencyP90Ms = 0;
+    double latencyP99Ms = 0;
+    double latencyP999Ms = 0;
+    double latencyMaxMs = 0;
+
+    bool interrupted = false;
+    QString fatal; // why the run could not do its job at all, e.g. no publish URL
+
+    double msgsPerSec() const;
+    // Why the run failed; empty when it passed.
+    QStringList failures() const;
+    bool passed() const { return failures().isEmpty(); }
+    QString verdictLine() const;
+
+    void print(QTextStream &out) const;
+    QJsonObject toJson() const;
+};
+
+} // namespace bfg::probe

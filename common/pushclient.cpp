@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+#include "common/pushclient.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <QPointer>
+#include <QWebSocket>
+
+#include "common/decisionclient.h"
+#include "common/logging.h"
+#include "common/protocol.h"
+
+using namespace Qt::Literals::StringLiterals;
+
+namespace bfg {
+
+namespace {
+// Silence allowed on a live connection: two heartbeat intervals plus slack for a busy node.
+constexpr int HeartbeatSlackMs = 5000;
+// When a node does not say how often it pings.
+constexpr int DefaultHeartbeatMs = 25000;
+constexpr int AbnormalClose = QWebSocketProtocol::CloseCodeAbnormalDisconnection;
+} // namespace
+
+PushClient::PushClient(DecisionClient *decision, Options options, QObject *parent)
+    : QObject(parent)
+    , m_decision(decision)
+    , m_options(std::move(options))
+    , m_backoff(m_options.backoffBaseMs, m_options.backoffCapMs)
+{
+    m_retryTimer.setSingleShot(true);
+    m_deadlineTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, [this] {
+        if (m_state != State::BackingOff)
+            return;
+        if (m_everLive)
+            ++m_reconnects;
+        resolve();
+    });
+    connect(&m_deadlineTimer, &QTimer::timeout, this, &PushClient::onDeadline);
+}
+
+PushClient::~PushClient()
+{
+    if (m_socket)
+        m_socket->disconnect(this);
+}
+
+void PushClient::start()
+{
+    if (m_state != State::Idle && m_state != State::Stopped)
+        return;
+    m_backoff.reset();
+    resolve();
+}
+
+void PushClient::stop()
+{
+    ++m_generation;
+    m_retryTimer.stop();
+    m_deadlineTimer.stop();
+    discardSocket(true);
+    setState(State::Stopped);
+}
+
+void PushClient::dropConnection()
+{
+    if (!m_socket)
+        return;
+    qCDebug(lcClient) << m_options.userId << "dropping the connection on request";
+    discardSocket(false);
+    Q_EMIT disconnected(AbnormalClose, u"connection dropped"_s);
+    scheduleReconnect(0);
+}
+
+void PushClient::setState(State state)
+{
+    if (m_state == state)
+        return;
+    m_state = state;
+    Q_EMIT stateChanged(state);
+}
+
+void PushClient::resolve()
+{
+    discardSocket(false);
+    const quint64 generation = ++m_generation;
+    setState(State::Resolving);
+    QPointer<PushClient> self(this);
+    m_decision->assign(m_options.userId, m_options.affinity, [self, generation](const AssignResult &result) {
+        if (self && self->m_generation == generation && self->m_state == State::Resolving)
+            self->onAssigned(result);
+    });
+}
+
+void PushClient::onAssigned(const AssignResult &result)
+{
+    if (!result.ok) {
+        if (result.terminal) {
+            fail(result.httpStatus, result.error);
+            return;
+        }
+        qCDebug(lcClient) << m_options.userId << "no node assigned:" << result.error;
+        scheduleReconnect(result.retryAfterMs);
+        return;
+    }
+    const QUrl uri(QString::fromStdString(result.response.uri()));
+    if (!uri.isValid() || (uri.scheme() != u"ws"_s && uri.scheme() != u"wss"_s)) {
+        qCWarning(lcClient) << "decision server assigned an unusable URI" << uri.toString();
+        scheduleReconnect(0);
+        return;
+    }
+    m_nodeId = QString::fromStdString(result.response.node());
+    connectTo(uri, QByteArray::fromStdString(result.response.token()));
+}
+
+void PushClient::connectTo(const QUrl &uri, const QByteArray &token)
+{
+    discardSocket(false);
+    setState(State::Connecting);
+    const quint64 generation = m_generation;
+    auto *socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    m_socket = socket;
+
+    m_socketOpen = false;
+    connect(socket, &QWebSocket::connected, this, [this, token] {
+        m_socketOpen = true;
+        sendHello(token);
+    });
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &PushClient::onBinaryMessage);
+    connect(socket, &QWebSocket::textMessageReceived, this, [this] {
+        qCWarning(lcClient) << m_options.userId << "ignoring a text frame from node" << m_nodeId;
+    });
+    connect(socket, &QWebSocket::disconnected, this, [this, socket] {
+        // Before the handshake completed there is no close code, only what went wrong.
+        if (m_socketOpen)
+            onSocketGone(socket->closeCode(), socket->closeReason());
+        else
+            onSocketGone(AbnormalClose, socket->errorString());
+    });
+    // A refused or failed connect may end without `disconnected`; look again once the
+    // socket has settled, and treat an unconnected socket as gone.
+    connect(socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
+            [this, generation, guard = QPointer<QWebSocket>(socket)] {
+                QTimer::singleShot(0, this, [this, generation, guard] {
+                    if (guard && guard == m_socket && generation == m_generation &&
+                        guard->state() == QAbstractSocket::UnconnectedState)
+                        onSocketGone(AbnormalClose, guard->errorString());
+                });
+            });
+
+    m_deadlineTimer.start(std::max(1, m_options.connectTimeoutMs));
+    qCDebug(lcClient) << m_options.userId << "connecting to" << uri.toString();
+    socket->open(uri);
+}
+
+void PushClient::sendHello(const QByteArray &token)
+{
+    v1::ClientFrame frame;
+    v1::Hello *hello = frame.mutable_hello();
+    hello->set_token(token.toStdString());
+    hello->set_client(m_options.clientName.toStdString());
+    for (const v1::StreamPosition &position : std::as_const(m_positions))
+        *hello->add_positions() = position;
+    m_helloResumed = hello->positions_size() > 0;
+    m_socket->sendBinaryMessage(protocol::encode(frame));
+}
+
+void PushClient::onBinaryMessage(const QByteArray &bytes)
+{
+    m_lastFrame.restart();
+    v1::ServerFrame frame;
+    if (!protocol::decode(bytes, &frame)) {
+        qCWarning(lcClient) << m_options.userId << "undecodable frame from node" << m_nodeId;
+        discardSocket(false);
+        Q_EMIT disconnected(QWebSocketProtocol::CloseCodeProtocolError, u"undecodable frame"_s);
+        scheduleReconnect(0);
+        return;
+    }
+
+    switch (frame.kind_case()) {
+    case v1::ServerFrame::kWelcome:
+        if (m_state != State::Connecting) {
+            qCWarning(lcClient) << m_options.userId << "ignoring a second Welcome";
+            return;
+        }
+        onWelcome(frame.welcome());
+        return;
+    case v1::ServerFrame::kMessage:
+        if (m_state == State::Live)
+            onMessage(frame.message());
+        else
+            qCWarning(lcClient) << m_options.userId << "ignoring a Message before Welcome";
+        return;
+    case v1::ServerFrame::kPing: {
+        v1::ClientFrame pong;
+        pong.mutable_pong()->set_nonce(frame.ping().nonce());
+        m_socket->sendBinaryMessage(protocol::encode(pong));
+        return;
+    }
+    case v1::ServerFrame::kPong:
+        return;
+    case v1::ServerFrame::kReconnect: {
+        const v1::Reconnect &reconnect = frame.reconnect();
+        const QString reason = QString::fromStdString(reconnect.reason());
+        qCDebug(lcClient) << m_options.userId << "node" << m_nodeId
+                          << "asks to reconnect:" << reconnect.code() << reason << "after"
+                          << reconnect.retry_after_ms() << "ms";
+        discardSocket(true);
+        Q_EMIT disconnected(reconnect.code(), reason);
+        scheduleReconnect(
+            int(std::min<quint32>(reconnect.retry_after_ms(), quint32(m_options.backoffCapMs))));
+        return;
+    }
+    case v1::ServerFrame::kError: {
+        const int code = frame.error().code();
+        const QString text = QString::fromStdString(frame.error().text());
+        if (protocol::isTerminalCode(code)) {
+            fail(code, text);
+            return;
+        }
+        qCDebug(lcClient) << m_options.userId << "error from node" << m_nodeId << code << text;
+        discardSocket(true);
+        Q_EMIT disconnected(code, text);
+        scheduleReconnect(0);
+        return;
+    }
+    case v1::ServerFrame::KIND_NOT_SET:
+        return; // a frame kind newer than this client: ignore it, as proto3 intends
+    }
+}
+
+void PushClient::onWelcome(const v1::Welcome &welcome)
+{
+    m_nodeId = QString::fromStdString(welcome.node_id());
+    m_heartbeatMs = int(welcome.heartbeat_interval_ms());
+    for (const v1::StreamState &stream : welcome.streams()) {
+        const QString key = QString::fromStdString(stream.stream());
+        auto it = m_positions.find(key);
+        if (it == m_positions.end() || !stream.recovered()) {
+            v1::StreamPosition position;
+            position.set_stream(stream.stream());
+            position.set_epoch(stream.epoch());
+            position.set_seq(stream.seq());
+            m_positions.insert(key, position);
+        } else {
+            // Recovered: same epoch, or a stream the client had seen nothing of,
+            // which may come back in a new one (e.g. after a restart of the node).
+            it->set_epoch(stream.epoch());
+        }
+    }
+    m_everLive = true;
+    m_backoff.reset();
+    resetHeartbeat(m_heartbeatMs);
+    setState(State::Live);
+    qCDebug(lcClient) << m_options.userId << "live on node" << m_nodeId << "resumed:" << m_helloResumed;
+    Q_EMIT welcomed(welcome, m_helloResumed);
+}
+
+void PushClient::onMessage(const v1::Message &message)
+{
+    if (message.seq() > 0) { // ephemeral messages carry no position
+        if (message.stream() != m_lastStreamName) {
+            m_lastStreamName = message.stream();
+            m_lastStreamKey = QString::fromStdString(m_lastStreamName);
+        }
+        v1::StreamPosition &position = m_positions[m_lastStreamKey];
+        if (position.stream().empty())
+            position.set_stream(message.stream());
+        if (position.epoch() != message.epoch()) {
+            position.set_epoch(message.epoch());
+            position.set_seq(message.seq());
+        } else if (message.seq() > position.seq()) {
+            // Never move back: a stray old message must not make the next resume replay.
+            position.set_seq(message.seq());
+        }
+    }
+    Q_EMIT messageReceived(message);
+}
+
+void PushClient::onSocketGone(int closeCode, const QString &reason)
+{
+    if (!m_socket || m_state == State::Stopped)
+        return;
+    discardSocket(false);
+    if (protocol::isTerminalCode(closeCode)) {
+        fail(closeCode, reason);
+        return;
+    }
+    qCDebug(lcClient) << m_options.userId << "connection to" << m_nodeId << "gone:" << closeCode << reason;
+    Q_EMIT disconnected(closeCode, reason);
+    scheduleReconnect(0);
+}
+
+void PushClient::onDeadline()
+{
+    if (!m_socket)
+        return;
+    if (m_state == State::Live) {
+        const qint64 limitMs =
+            2 * qint64(m_heartbeatMs > 0 ? m_heartbeatMs : DefaultHeartbeatMs) + HeartbeatSlackMs;
+        const qint64 silentMs = m_lastFrame.elapsed();
+        if (silentMs < limitMs) {
+            // Frames arrived meanwhile: sleep until the silence could first exceed the limit.
+            m_deadlineTimer.start(int(limitMs - silentMs));
+            return;
+        }
+        qCInfo(lcClient) << m_options.userId << "nothing heard from node" << m_nodeId << "for" << silentMs
+                         << "ms";
+        discardSocket(false);
+        Q_EMIT disconnected(AbnormalClose, u"heartbeat timeout"_s);
+        scheduleReconnect(0);
+        return;
+    }
+    qCInfo(lcClient) << m_options.userId << "connect timeout after" << m_options.connectTimeoutMs << "ms";
+    discardSocket(false);
+    Q_EMIT disconnected(AbnormalClose, u"connect timeout"_s);
+    scheduleReconnect(0);
+}
+
+void PushClient::discardSocket(bool graceful)
+{
+    QWebSocket *socket = std::exchange(m_socket, nullptr);
+    if (!socket)
+        return;
+    m_deadlineTimer.stop();
+    socket->disconnect(this);
+    if (graceful && socket->state() == QAbstractSocket::ConnectedState) {
+        // Let the closing handshake finish, but do not wait for a peer that never answers.
+        connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
+        QTimer::singleShot(m_options.connectTimeoutMs, socket, &QObject::deleteLater);
+        socket->close(QWebSocketProtocol::CloseCodeNormal, u"client stopped"_s);
+        return;
+    }
+    socket->abort();
+    socket->deleteLater();
+}
+
+void PushClient::scheduleReconnect(int minimumDelayMs)
+{
+    if (m_state == State::Stopped || m_retryTimer.isActive())
+        return;
+    discardSocket(false);
+    ++m_generation; // whatever was in flight belongs to the connection given up
+    const int delayMs = std::max(minimumDelayMs, m_backoff.nextDelayMs());
+    qCDebug(lcClient) << m_options.userId << "reconnecting in" << delayMs << "ms";
+    setState(State::BackingOff);
+    m_retryTimer.start(delayMs);
+}
+
+void PushClient::resetHeartbeat(int intervalMs)
+{
+    const int limitMs = 2 * (intervalMs > 0 ? intervalMs : DefaultHeartbeatMs) + HeartbeatSlackMs;
+    m_lastFrame.restart();
+    m_deadlineTimer.start(limitMs);
+}
+
+void PushClient::fail(int code, const QString &text)
+{
+    qCWarning(lcClient) << m_options.userId << "stopped by terminal error" << code << text;
+    ++m_generation;
+    m_retryTimer.stop();
+    discardSocket(true);
+    setState(State::Stopped);
+    Q_EMIT failed(code, text);
+}
+
+} // namespace bfg

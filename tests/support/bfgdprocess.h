@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// Starts a real bfgd (the binary the build made) in a temporary data
+// directory on free loopback ports, waits for its "bfgd: ready" line and
+// reads its URLs back; stops it on destruction. Restartable on the same
+// ports and data, to test what survives a restart.
+#pragma once
+
+#include <QProcess>
+#include <QStringList>
+#include <QTemporaryDir>
+#include <QJsonObject>
+#include <QUrl>
+
+namespace bfg::test {
+
+class BfgdProcess
+{
+public:
+    explicit BfgdProcess(QStringList extraArgs = {});
+    ~BfgdProcess();
+    Q_DISABLE_COPY_MOVE(BfgdProcess)
+
+    // Starts bfgd; the first start picks free ports, later ones reuse them.
+    bool start(QString *error);
+    // SIGTERM and wait (graceful); returns the exit code, -1 on a crash.
+    int stop();
+    void kill();
+    bool isRunning() const { return m_process.state() == QProcess::Running; }
+
+    QUrl decisionUrl() const { return m_decision; }
+    QUrl pushUrl() const { return m_push; }
+    QUrl publishUrl() const { return m_publish; }
+    QString nodeId() const { return m_nodeId; }
+    QString dataDir() const { return m_dataDir.path(); }
+    QByteArray output() const { return m_output; } // stderr + stdout so far
+
+private:
+    QStringList m_extraArgs;
+    QTemporaryDir m_dataDir;
+    QProcess m_process;
+    QByteArray m_output;
+    QUrl m_decision;
+    QUrl m_push;
+    QUrl m_publish;
+    QString m_nodeId;
+};
+
+// Runs bfg-probe with `args` to completion (bounded by `timeoutMs`).
+struct ProbeRun
+{
+    int exitCode = -1;
+    QByteArray stdoutText;
+    QByteArray stderrText;
+    QJsonObject summary; // from --json
+};
+ProbeRun runProbe(const QStringList &args, int timeoutMs);
+
+QString bfgdPath();
+QString probePath();
+
+} // namespace bfg::test
