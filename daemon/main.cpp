@@ -134,6 +134,10 @@ int main(int argc, char *argv[])
             printf("%s\n", qPrintable(line));
         return 0;
     }
+    if (!settings.loadSecret(&error)) {
+        fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+        return 2;
+    }
     if (!settings.logRules.isEmpty())
         QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));
 

@@ -31,10 +31,10 @@ public:
         QString value = fallback;
         if (m_overrides.contains(key))
             value = m_overrides.value(key);
-        else if (m_file && m_file->contains(key))
-            value = m_file->value(key).toStringList().join(u',');
+        else if (m_file && m_file->contains(fileKey(key)))
+            value = m_file->value(fileKey(key)).toStringList().join(u',');
         m_effective->append(key + u" = "_s +
-                            (key.contains(u"secret"_s) && !value.isEmpty() ? u"(set)"_s : value));
+                            (key == u"general/secret"_s && !value.isEmpty() ? u"(set)"_s : value));
         m_known.insert(key);
         return value.trimmed();
     }
@@ -71,9 +71,16 @@ public:
         *port = quint16(number);
     }
 
-    QString path(const QString &key, const QString &fallback, const QString &dataDir)
+    // A file path: "~/" is the home directory, relative paths are under `dataDir`.
+    QString path(const QString &key, const QString &fallback, const QString &dataDir = QString())
     {
-        const QString text = string(key, fallback);
+        QString text = string(key, fallback);
+        if (text == u"~"_s || text.startsWith(u"~/"_s)) {
+            text = QDir::homePath() + text.mid(1);
+            m_effective->last() = key + u" = "_s + text;
+        }
+        if (dataDir.isEmpty())
+            return text;
         return QFileInfo(text).isAbsolute() ? text : QDir(dataDir).filePath(text);
     }
 
@@ -89,8 +96,10 @@ public:
     {
         QStringList unknown;
         QStringList all = m_overrides.keys();
-        if (m_file)
-            all += m_file->allKeys();
+        if (m_file) {
+            for (const QString &key : m_file->allKeys())
+                all.append(key.contains(u'/') ? key : u"general/"_s + key);
+        }
         for (const QString &key : std::as_const(all)) {
             if (!m_known.contains(key) && !unknown.contains(key))
                 unknown.append(key);
@@ -99,6 +108,12 @@ public:
     }
 
 private:
+    // QSettings reads an INI file's [general] section as top-level keys.
+    static QString fileKey(const QString &key)
+    {
+        return key.startsWith(u"general/"_s) ? key.mid(8) : key;
+    }
+
     QSettings *m_file;
     QHash<QString, QString> m_overrides;
     QStringList *m_effective;
@@ -106,7 +121,7 @@ private:
     QString m_problem;
 };
 
-bool loadSecret(const QString &inline_, const QString &file, const QString &dataDir, QByteArray *secret,
+bool readOrCreateSecret(const QString &inline_, const QString &file, const QString &dataDir, QByteArray *secret,
                 QString *error)
 {
     if (!inline_.isEmpty()) {
@@ -189,11 +204,11 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     }
     if (!s.runDecision && !s.runPush)
         r.problem(u"general/roles: name at least one of decision, push"_s);
-    s.dataDir = r.string(u"general/data_dir"_s,
-                         QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + u"/bfgd"_s);
+    s.dataDir = r.path(u"general/data_dir"_s,
+                       QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + u"/bfgd"_s);
     s.logRules = r.string(u"general/log_rules"_s, QString());
-    const QString secret = r.string(u"general/secret"_s, QString());
-    const QString secretFile = r.string(u"general/secret_file"_s, QString());
+    s.secret = r.string(u"general/secret"_s, QString());
+    s.secretFile = r.path(u"general/secret_file"_s, QString());
 
     DecisionOptions &d = s.decision;
     r.endpoint(u"decision/listen"_s, u"127.0.0.1:8080"_s, &d.address, &d.port);
@@ -252,10 +267,15 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
         *error = u"unknown configuration key(s): %1"_s.arg(unknown.join(u", "_s));
         return false;
     }
-    if (!loadSecret(secret, secretFile, s.dataDir, &d.secret, error))
-        return false;
-    p.secret = d.secret;
     *out = std::move(s);
+    return true;
+}
+
+bool DaemonSettings::loadSecret(QString *error)
+{
+    if (!readOrCreateSecret(secret, secretFile, dataDir, &decision.secret, error))
+        return false;
+    push.secret = decision.secret;
     return true;
 }
 

@@ -26,12 +26,19 @@ struct DaemonSettings
     PushOptions push;
     LocalBrokerOptions broker;
 
+    QString secret;     // general/secret
+    QString secretFile; // general/secret_file
+
     // One line per key with its effective value, for --print-config.
     QStringList effective;
 
     // `overrides` are "section/key=value" strings applied after the file.
     static bool load(const QString &configPath, const QStringList &overrides, DaemonSettings *out,
                      QString *error);
+    // Sets decision.secret and push.secret from general/secret, or the
+    // secret file, or data_dir/secret, which it creates (mode 0600) on the
+    // first start so that tokens survive restarts.
+    bool loadSecret(QString *error);
 };
 
 } // namespace bfg

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// bfgd's configuration: defaults, the INI file, flags over the file, a
+// clear refusal of bad values and unknown keys, the generated secret, and
+// that resources/bfgd.conf documents the defaults the code really has.
+#include <QFile>
+#include <QRegularExpression>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "daemon/settings.h"
+
+using namespace Qt::Literals::StringLiterals;
+using bfg::DaemonSettings;
+
+class TestSettings : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void defaultsRunBothRolesOnLoopback();
+    void fileIsReadAndFlagsOverrideIt();
+    void badValuesAreRefusedNamingTheKey_data();
+    void badValuesAreRefusedNamingTheKey();
+    void secretIsCreatedPrivateAndReused();
+    void shortSecretFileIsRefused();
+    void shippedConfigDocumentsTheDefaults();
+
+private:
+    static QString writeFile(const QTemporaryDir &dir, const QString &name, const QByteArray &content)
+    {
+        const QString path = dir.filePath(name);
+        QFile file(path);
+        if (!file.open(QIODevice::WriteOnly))
+            qFatal("cannot write %s", qPrintable(path));
+        file.write(content);
+        return path;
+    }
+};
+
+void TestSettings::defaultsRunBothRolesOnLoopback()
+{
+    DaemonSettings settings;
+    QString error;
+    QVERIFY2(DaemonSettings::load({}, {}, &settings, &error), qPrintable(error));
+    QVERIFY(settings.runDecision);
+    QVERIFY(settings.runPush);
+    QCOMPARE(settings.decision.address, QHostAddress(QHostAddress::LocalHost));
+    QCOMPARE(settings.decision.port, quint16(8080));
+    QCOMPARE(settings.push.port, quint16(8081));
+    QCOMPARE(settings.push.httpPort, quint16(8082));
+    QCOMPARE(settings.decision.allowedLoadPercent, 80);
+    QCOMPARE(settings.broker.historySize, 100);
+    QCOMPARE(settings.broker.historyAgeSeconds, 300);
+    QVERIFY(settings.push.decisionUrls.isEmpty()); // filled by bfgd with its own decision role
+}
+
+void TestSettings::fileIsReadAndFlagsOverrideIt()
+{
+    QTemporaryDir dir;
+    const QString path = writeFile(dir, u"bfgd.conf"_s,
+                                   "[general]\n"
+                                   "roles = push ; comment\n"
+                                   "data_dir = " + dir.path().toUtf8() + "\n"
+                                   "[push]\n"
+                                   "decision_urls = http://a:1, http://b:2\n"
+                                   "capacity = 2000\n"
+                                   "listen = 0.0.0.0:9001\n"
+                                   "[broker]\n"
+                                   "history_size = 7\n");
+    DaemonSettings settings;
+    QString error;
+    QVERIFY2(DaemonSettings::load(path, {u"push/capacity=3000"_s}, &settings, &error), qPrintable(error));
+    QVERIFY(!settings.runDecision);
+    QVERIFY(settings.runPush);
+    QCOMPARE(settings.push.decisionUrls, QList<QUrl>({QUrl(u"http://a:1"_s), QUrl(u"http://b:2"_s)}));
+    QCOMPARE(settings.push.capacity, 3000); // the flag wins over the file
+    QCOMPARE(settings.push.address, QHostAddress(QHostAddress::AnyIPv4));
+    QCOMPARE(settings.push.port, quint16(9001));
+    QCOMPARE(settings.broker.historySize, 7);
+    QCOMPARE(settings.broker.databasePath, dir.filePath(u"history.db"_s)); // relative to data_dir
+}
+
+void TestSettings::badValuesAreRefusedNamingTheKey_data()
+{
+    QTest::addColumn<QString>("override");
+    QTest::addColumn<QString>("expected");
+    QTest::addRow("capacity not a number") << u"push/capacity=abc"_s << u"push/capacity"_s;
+    QTest::addRow("allowed load 0") << u"decision/allowed_load=0"_s << u"decision/allowed_load"_s;
+    QTest::addRow("allowed load 101") << u"decision/allowed_load=101"_s << u"decision/allowed_load"_s;
+    QTest::addRow("listen without port") << u"decision/listen=127.0.0.1"_s << u"decision/listen"_s;
+    QTest::addRow("listen on a name") << u"push/listen=example:80"_s << u"push/listen"_s;
+    QTest::addRow("unknown role") << u"general/roles=relay"_s << u"relay"_s;
+    QTest::addRow("push alone, no decision") << u"general/roles=push"_s << u"push/decision_urls"_s;
+    QTest::addRow("decision url not http") << u"push/decision_urls=ftp://x"_s << u"push/decision_urls"_s;
+    QTest::addRow("unknown key (typo)") << u"push/capacty=5"_s << u"push/capacty"_s;
+    QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
+    QTest::addRow("not key=value") << u"push/capacity"_s << u"section/key=value"_s;
+}
+
+void TestSettings::badValuesAreRefusedNamingTheKey()
+{
+    QFETCH(QString, override);
+    QFETCH(QString, expected);
+    DaemonSettings settings;
+    QString error;
+    QVERIFY(!DaemonSettings::load({}, {override}, &settings, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
+}
+
+void TestSettings::secretIsCreatedPrivateAndReused()
+{
+    QTemporaryDir dir;
+    DaemonSettings first;
+    QString error;
+    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path()}, &first, &error));
+    QVERIFY2(first.loadSecret(&error), qPrintable(error));
+    QVERIFY(first.decision.secret.size() >= 32);
+    QCOMPARE(first.push.secret, first.decision.secret);
+    const QFile::Permissions permissions = QFile::permissions(dir.filePath(u"secret"_s));
+    QCOMPARE(permissions & (QFile::ReadGroup | QFile::ReadOther | QFile::WriteGroup | QFile::WriteOther),
+             QFile::Permissions());
+
+    DaemonSettings second;
+    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path()}, &second, &error));
+    QVERIFY(second.loadSecret(&error));
+    QCOMPARE(second.decision.secret, first.decision.secret);
+
+    DaemonSettings inlineSecret;
+    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path(), u"general/secret=given-secret-value"_s},
+                                 &inlineSecret, &error));
+    QVERIFY(inlineSecret.loadSecret(&error));
+    QCOMPARE(inlineSecret.decision.secret, QByteArray("given-secret-value"));
+}
+
+void TestSettings::shortSecretFileIsRefused()
+{
+    QTemporaryDir dir;
+    const QString path = writeFile(dir, u"short"_s, "abc\n");
+    DaemonSettings settings;
+    QString error;
+    QVERIFY(DaemonSettings::load({}, {u"general/secret_file="_s + path}, &settings, &error));
+    QVERIFY(!settings.loadSecret(&error));
+    QVERIFY2(error.contains(u"shorter than 16"_s), qPrintable(error));
+
+    QVERIFY(DaemonSettings::load({}, {u"general/secret_file="_s + dir.filePath(u"missing"_s)}, &settings, &error));
+    QVERIFY(!settings.loadSecret(&error));
+    QVERIFY2(error.contains(u"does not exist"_s), qPrintable(error));
+}
+
+void TestSettings::shippedConfigDocumentsTheDefaults()
+{
+    const QString shipped = QStringLiteral(BFG_SOURCE_DIR) + u"/resources/bfgd.conf"_s;
+    QFile file(shipped);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    // Uncomment every key: the file must then describe exactly the defaults.
+    QByteArray uncommented = file.readAll();
+    uncommented.replace(QByteArray("\n;"), QByteArray("\n"));
+    // A continuation line of a comment starts with ';' and spaces: keep it a comment.
+    static const QRegularExpression continuation(u"\n +;"_s);
+    QString text = QString::fromUtf8(uncommented);
+    text.replace(continuation, u"\n;"_s);
+    QTemporaryDir dir;
+    const QString path = writeFile(dir, u"bfgd.conf"_s, text.toUtf8());
+
+    DaemonSettings fromFile, defaults;
+    QString error;
+    QVERIFY2(DaemonSettings::load(path, {}, &fromFile, &error), qPrintable(error));
+    QVERIFY2(DaemonSettings::load({}, {}, &defaults, &error), qPrintable(error));
+    QCOMPARE(fromFile.effective, defaults.effective);
+    QVERIFY(fromFile.effective.size() > 25); // every key is in the file
+}
+
+QTEST_GUILESS_MAIN(TestSettings)
+#include "tst_settings.moc"
