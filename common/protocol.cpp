@@ -57,13 +57,14 @@ QString userStream(const QString &userId)
 
 bool isValidUserId(const QString &userId)
 {
-    static const QRegularExpression pattern(u"^[A-Za-z0-9._@-]{1,128}$"_s);
+    static const QRegularExpression pattern(QRegularExpression::anchoredPattern(u"[A-Za-z0-9._@-]{1,128}"_s));
     return pattern.match(userId).hasMatch();
 }
 
 bool isValidStreamName(const QString &stream)
 {
-    static const QRegularExpression pattern(u"^[A-Za-z0-9._@-]+:[A-Za-z0-9._:@-]+$"_s);
+    static const QRegularExpression pattern(
+        QRegularExpression::anchoredPattern(u"[A-Za-z0-9._@-]+:[A-Za-z0-9._:@-]+"_s));
     return stream.size() <= 200 && pattern.match(stream).hasMatch();
 }
 

@@ -62,6 +62,13 @@ QString LocalBroker::newEpoch()
 
 bool LocalBroker::start(QString *error)
 {
+    if (m_running) {
+        *error = u"broker already started"_s;
+        return false;
+    }
+    // Everything is (re)loaded from the store by the writer.
+    m_streams.clear();
+    m_trimmed.clear();
     std::promise<QString> started;
     std::future<QString> result = started.get_future();
     m_stopping = false;
