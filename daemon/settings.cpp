@@ -109,10 +109,7 @@ public:
 
 private:
     // QSettings reads an INI file's [general] section as top-level keys.
-    static QString fileKey(const QString &key)
-    {
-        return key.startsWith(u"general/"_s) ? key.mid(8) : key;
-    }
+    static QString fileKey(const QString &key) { return key.startsWith(u"general/"_s) ? key.mid(8) : key; }
 
     QSettings *m_file;
     QHash<QString, QString> m_overrides;
@@ -121,8 +118,8 @@ private:
     QString m_problem;
 };
 
-bool readOrCreateSecret(const QString &inline_, const QString &file, const QString &dataDir, QByteArray *secret,
-                QString *error)
+bool readOrCreateSecret(const QString &inline_, const QString &file, const QString &dataDir,
+                        QByteArray *secret, QString *error)
 {
     if (!inline_.isEmpty()) {
         *secret = inline_.toUtf8();

@@ -97,41 +97,34 @@ bool HistoryTable::loadMessages(qint64 sinceUs, const std::function<void(History
     return true;
 }
 
-bool HistoryTable::deleteMessagesBefore(qint64 publishTimeUs)
+bool HistoryTable::execute(const QString &statement, const QVariantList &values, const QString &what)
 {
     QSqlQuery query(m_db);
-    query.prepare(u"DELETE FROM messages WHERE publish_time_us < ?"_s);
-    query.addBindValue(publishTimeUs);
+    query.prepare(statement);
+    for (const QVariant &value : values)
+        query.addBindValue(value);
     if (!query.exec()) {
-        qCWarning(lcStore) << "pruning history failed:" << query.lastError().text();
+        qCWarning(lcStore) << what << "failed:" << query.lastError().text();
         return false;
     }
     return true;
+}
+
+bool HistoryTable::deleteMessagesBefore(qint64 publishTimeUs)
+{
+    return execute(u"DELETE FROM messages WHERE publish_time_us < ?"_s, {publishTimeUs},
+                   u"pruning history"_s);
 }
 
 bool HistoryTable::deleteMessagesUpTo(const QString &stream, quint64 seq)
 {
-    QSqlQuery query(m_db);
-    query.prepare(u"DELETE FROM messages WHERE stream = ? AND seq <= ?"_s);
-    query.addBindValue(stream);
-    query.addBindValue(qint64(seq));
-    if (!query.exec()) {
-        qCWarning(lcStore) << "pruning history of" << stream << "failed:" << query.lastError().text();
-        return false;
-    }
-    return true;
+    return execute(u"DELETE FROM messages WHERE stream = ? AND seq <= ?"_s, {stream, qint64(seq)},
+                   u"pruning history of "_s + stream);
 }
 
 bool HistoryTable::deleteStreamsIdleSince(qint64 updatedUs)
 {
-    QSqlQuery query(m_db);
-    query.prepare(u"DELETE FROM streams WHERE updated_us < ?"_s);
-    query.addBindValue(updatedUs);
-    if (!query.exec()) {
-        qCWarning(lcStore) << "forgetting idle streams failed:" << query.lastError().text();
-        return false;
-    }
-    return true;
+    return execute(u"DELETE FROM streams WHERE updated_us < ?"_s, {updatedUs}, u"forgetting idle streams"_s);
 }
 
 } // namespace bfg

@@ -13,6 +13,7 @@
 
 #include <QByteArray>
 #include <QString>
+#include <QVariantList>
 
 class QSqlDatabase;
 class QSqlQuery;
@@ -59,6 +60,8 @@ public:
     bool deleteStreamsIdleSince(qint64 updatedUs);
 
 private:
+    bool execute(const QString &statement, const QVariantList &values, const QString &what);
+
     QSqlDatabase &m_db;
     std::unique_ptr<QSqlQuery> m_insertMessage;
     std::unique_ptr<QSqlQuery> m_upsertStream;

@@ -62,13 +62,15 @@ void TestSettings::fileIsReadAndFlagsOverrideIt()
     const QString path = writeFile(dir, u"bfgd.conf"_s,
                                    "[general]\n"
                                    "roles = push ; comment\n"
-                                   "data_dir = " + dir.path().toUtf8() + "\n"
-                                   "[push]\n"
-                                   "decision_urls = http://a:1, http://b:2\n"
-                                   "capacity = 2000\n"
-                                   "listen = 0.0.0.0:9001\n"
-                                   "[broker]\n"
-                                   "history_size = 7\n");
+                                   "data_dir = " +
+                                       dir.path().toUtf8() +
+                                       "\n"
+                                       "[push]\n"
+                                       "decision_urls = http://a:1, http://b:2\n"
+                                       "capacity = 2000\n"
+                                       "listen = 0.0.0.0:9001\n"
+                                       "[broker]\n"
+                                       "history_size = 7\n");
     DaemonSettings settings;
     QString error;
     QVERIFY2(DaemonSettings::load(path, {u"push/capacity=3000"_s}, &settings, &error), qPrintable(error));
@@ -128,8 +130,9 @@ void TestSettings::secretIsCreatedPrivateAndReused()
     QCOMPARE(second.decision.secret, first.decision.secret);
 
     DaemonSettings inlineSecret;
-    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path(), u"general/secret=given-secret-value"_s},
-                                 &inlineSecret, &error));
+    QVERIFY(DaemonSettings::load(
+        {}, {u"general/data_dir="_s + dir.path(), u"general/secret=given-secret-value"_s}, &inlineSecret,
+        &error));
     QVERIFY(inlineSecret.loadSecret(&error));
     QCOMPARE(inlineSecret.decision.secret, QByteArray("given-secret-value"));
 }
@@ -144,7 +147,8 @@ void TestSettings::shortSecretFileIsRefused()
     QVERIFY(!settings.loadSecret(&error));
     QVERIFY2(error.contains(u"shorter than 16"_s), qPrintable(error));
 
-    QVERIFY(DaemonSettings::load({}, {u"general/secret_file="_s + dir.filePath(u"missing"_s)}, &settings, &error));
+    QVERIFY(DaemonSettings::load({}, {u"general/secret_file="_s + dir.filePath(u"missing"_s)}, &settings,
+                                 &error));
     QVERIFY(!settings.loadSecret(&error));
     QVERIFY2(error.contains(u"does not exist"_s), qPrintable(error));
 }
