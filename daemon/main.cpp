@@ -153,6 +153,8 @@ int main(int argc, char *argv[])
             return 1;
         }
         ready.append(u"decision="_s + decision->url().toString());
+        if (!settings.adminKeyFile.isEmpty())
+            qCInfo(lcMain) << "admin API key (operator) is in" << settings.adminKeyFile;
         if (settings.push.decisionUrls.isEmpty())
             settings.push.decisionUrls.append(decision->url());
     }

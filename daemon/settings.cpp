@@ -33,8 +33,10 @@ public:
             value = m_overrides.value(key);
         else if (m_file && m_file->contains(fileKey(key)))
             value = m_file->value(fileKey(key)).toStringList().join(u',');
-        m_effective->append(key + u" = "_s +
-                            (key == u"general/secret"_s && !value.isEmpty() ? u"(set)"_s : value));
+        m_effective->append(
+            key + u" = "_s +
+            ((key == u"general/secret"_s || key == u"decision/admin_keys"_s) && !value.isEmpty() ? u"(set)"_s
+                                                                                                 : value));
         m_known.insert(key);
         return value.trimmed();
     }
@@ -119,13 +121,13 @@ private:
 };
 
 bool readOrCreateSecret(const QString &inline_, const QString &file, const QString &dataDir,
-                        QByteArray *secret, QString *error)
+                        const QString &defaultName, QByteArray *secret, QString *error)
 {
     if (!inline_.isEmpty()) {
         *secret = inline_.toUtf8();
         return true;
     }
-    const QString path = file.isEmpty() ? QDir(dataDir).filePath(u"secret"_s) : file;
+    const QString path = file.isEmpty() ? QDir(dataDir).filePath(defaultName) : file;
     QFile f(path);
     if (f.exists()) {
         if (!f.open(QIODevice::ReadOnly)) {
@@ -209,10 +211,28 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
 
     DecisionOptions &d = s.decision;
     r.endpoint(u"decision/listen"_s, u"127.0.0.1:8080"_s, &d.address, &d.port);
-    d.storePath = r.path(u"decision/store"_s, u"decision.db"_s, s.dataDir);
+    d.decisionId = r.string(u"decision/id"_s, QString());
+    const QString store = r.string(u"decision/store"_s, u"decision.db"_s);
+    d.store = store.startsWith(u"postgresql://"_s) || store.startsWith(u"postgres://"_s)
+                  ? store
+                  : r.path(u"decision/store"_s, store, s.dataDir);
     d.allowedLoadPercent = r.integer(u"decision/allowed_load"_s, d.allowedLoadPercent, 1, 100);
     d.tokenTtlSeconds = r.integer(u"decision/token_ttl_s"_s, d.tokenTtlSeconds, 5, 86400);
     d.reportIntervalMs = r.integer(u"decision/report_interval_ms"_s, d.reportIntervalMs, 100, 60000);
+    d.assignRatePerSecond = r.integer(u"decision/assign_rate"_s, int(d.assignRatePerSecond), 0, 10'000'000);
+    d.assignBurst = r.integer(u"decision/assign_burst"_s, d.assignBurst, 1, 10'000'000);
+    d.latencySloMs = r.integer(u"decision/latency_slo_ms"_s, int(d.latencySloMs), 0, 600000);
+    for (const QString &entry :
+         r.string(u"decision/admin_keys"_s, QString()).split(u',', Qt::SkipEmptyParts)) {
+        const QStringList parts = entry.trimmed().split(u':');
+        if (parts.size() != 3 || parts[0].isEmpty() || (parts[1] != u"read"_s && parts[1] != u"operator"_s) ||
+            parts[2].size() < 16) {
+            r.problem(u"decision/admin_keys: expected name:read|operator:key (key of 16 or more characters), "
+                      "comma-separated"_s);
+            break;
+        }
+        d.adminKeys.append({parts[0], parts[1], parts[2]});
+    }
 
     PushOptions &p = s.push;
     p.nodeId = r.string(u"push/node_id"_s, QString());
@@ -270,9 +290,18 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
 
 bool DaemonSettings::loadSecret(QString *error)
 {
-    if (!readOrCreateSecret(secret, secretFile, dataDir, &decision.secret, error))
+    if (!readOrCreateSecret(secret, secretFile, dataDir, u"secret"_s, &decision.secret, error))
         return false;
     push.secret = decision.secret;
+    if (runDecision && decision.adminKeys.isEmpty()) {
+        // No admin keys configured: one operator key of this data directory,
+        // for the console and curl on this machine.
+        QByteArray key;
+        if (!readOrCreateSecret(QString(), QString(), dataDir, u"admin-key"_s, &key, error))
+            return false;
+        decision.adminKeys.append({u"admin"_s, u"operator"_s, QString::fromLatin1(key)});
+        adminKeyFile = QDir(dataDir).filePath(u"admin-key"_s);
+    }
     return true;
 }
 

@@ -28,6 +28,7 @@ struct DaemonSettings
 
     QString secret;     // general/secret
     QString secretFile; // general/secret_file
+    QString adminKeyFile; // set when bfgd made or reused data_dir/admin-key
 
     // One line per key with its effective value, for --print-config.
     QStringList effective;
@@ -37,7 +38,8 @@ struct DaemonSettings
                      QString *error);
     // Sets decision.secret and push.secret from general/secret, or the
     // secret file, or data_dir/secret, which it creates (mode 0600) on the
-    // first start so that tokens survive restarts.
+    // first start so that tokens survive restarts. Without admin keys, the
+    // decision role gets one operator key kept in data_dir/admin-key.
     bool loadSecret(QString *error);
 };
 

@@ -2,40 +2,52 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // The decision role: tells each client which push node to use
-// (GET /v1/assign) and takes the push nodes' reports
-// (POST /v1/nodes/{id}/report). Node state is kept in memory for the hot
-// path and written through to the store, so a restarted decision server
-// knows its nodes. GET /v1/cluster shows what it knows.
+// (GET /v1/assign), takes the push nodes' reports
+// (POST /v1/nodes/{id}/report) and serves the admin API (AdminApi). Its
+// view of the cluster (ClusterState) is shared through the store with the
+// other decision servers on the same database.
 #pragma once
 
 #include <memory>
 
-#include <QHash>
 #include <QHostAddress>
 #include <QObject>
+#include <QTimer>
 #include <QUrl>
 
 #include "common/token.h"
-#include "daemon/decision/loadpolicy.h"
+#include "daemon/decision/tokenbucket.h"
 
 class QHttpServerRequest;
 
 namespace bfg {
 
-class Database;
-class HttpService;
+class AdminApi;
+class ClusterState;
 class HttpReply;
-class NodeTable;
+class HttpService;
+
+struct AdminKeyConfig
+{
+    QString name;
+    QString scope; // "read" or "operator"
+    QString key;
+};
 
 struct DecisionOptions
 {
+    QString decisionId; // names this server in snapshots and logs; default host-port
     QHostAddress address = QHostAddress::LocalHost;
     quint16 port = 8080;
-    QString storePath; // SQLite file
-    int allowedLoadPercent = 80;
+    QString store;               // SQLite file path, or postgresql://user:pass@host:port/db
+    int allowedLoadPercent = 80; // until an operator sets it in the store
     int tokenTtlSeconds = 60;
     int reportIntervalMs = 1000;
-    QByteArray secret; // shared with the push nodes
+    double assignRatePerSecond = 2000; // token bucket for GET /v1/assign; 0: unlimited
+    int assignBurst = 2000;
+    double latencySloMs = 50; // p99 above it marks a node's suggested capacity
+    QByteArray secret;        // shared with the push nodes
+    QList<AdminKeyConfig> adminKeys;
 };
 
 class DecisionServer : public QObject
@@ -55,15 +67,14 @@ private:
     void assign(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     void report(const QHttpServerRequest &request, const QString &nodeId,
                 const std::shared_ptr<HttpReply> &reply);
-    void cluster(const std::shared_ptr<HttpReply> &reply);
 
     DecisionOptions m_options;
     TokenSigner m_signer;
-    LoadPolicy m_policy;
-    std::unique_ptr<Database> m_database;
-    std::unique_ptr<NodeTable> m_nodeTable;
+    TokenBucket m_assignBucket;
+    std::unique_ptr<ClusterState> m_state;
     HttpService *m_http = nullptr;
-    QList<NodeLoad> m_nodes; // in id order
+    AdminApi *m_admin = nullptr;
+    QTimer m_reloadTimer;
     quint16 m_port = 0;
 };
 

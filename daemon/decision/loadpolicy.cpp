@@ -21,22 +21,30 @@ bool LoadPolicy::isEligible(const NodeLoad &load, qint64 nowMs) const
     if (nowMs - node.lastReportMs >= m_staleAfterMs)
         return false;
     // connections + reserved < capacity * allowed / 100, in integers.
-    return qint64(node.connections + load.reserved) * 100 < qint64(node.capacity) * m_allowedLoadPercent;
+    return qint64(node.connections + load.reserved) * 100 <
+           qint64(node.effectiveCapacity()) * m_allowedLoadPercent;
 }
 
 double LoadPolicy::loadFraction(const NodeLoad &load)
 {
-    return load.node.capacity > 0 ? double(load.node.connections + load.reserved) / load.node.capacity : 1.0;
+    const int capacity = load.node.effectiveCapacity();
+    return capacity > 0 ? double(load.node.connections + load.reserved) / capacity : 1.0;
 }
 
-int LoadPolicy::choose(const QList<NodeLoad> &nodes, const QString &affinity, qint64 nowMs,
-                       QRandomGenerator &random) const
+int LoadPolicy::choose(const QList<NodeLoad> &nodes, const QString &affinity, const QString &region,
+                       qint64 nowMs, QRandomGenerator &random) const
 {
     QList<int> eligible;
+    QList<int> inRegion;
     for (int i = 0; i < nodes.size(); ++i) {
-        if (isEligible(nodes[i], nowMs))
-            eligible.append(i);
+        if (!isEligible(nodes[i], nowMs))
+            continue;
+        eligible.append(i);
+        if (!region.isEmpty() && nodes[i].node.region == region)
+            inRegion.append(i);
     }
+    if (!inRegion.isEmpty())
+        eligible = inRegion;
     if (eligible.isEmpty())
         return -1;
 

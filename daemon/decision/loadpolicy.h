@@ -6,7 +6,8 @@
 // report intervals, and `connections + reserved < capacity * allowed%`.
 // Among eligible nodes: the less loaded of two random ones (power of two
 // choices), or with an affinity key the rendezvous-hash winner, so that
-// clients sharing the key land together while that node has room. Pure
+// clients sharing the key land together while that node has room; a
+// requested region is preferred while it has an eligible node. Pure
 // logic: the decision server feeds it, the tests drive it directly.
 #pragma once
 
@@ -35,7 +36,9 @@ public:
     bool isEligible(const NodeLoad &load, qint64 nowMs) const;
 
     // The index of the chosen node in `nodes`, or -1 when none is eligible.
-    int choose(const QList<NodeLoad> &nodes, const QString &affinity, qint64 nowMs,
+    // With a region, only eligible nodes of that region are considered while
+    // there is one; then any eligible node.
+    int choose(const QList<NodeLoad> &nodes, const QString &affinity, const QString &region, qint64 nowMs,
                QRandomGenerator &random) const;
 
 private:

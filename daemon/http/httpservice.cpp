@@ -86,6 +86,12 @@ bool HttpService::acceptsProtobuf(const QHttpServerRequest &request)
 
 bool HttpService::handleRequest(const QHttpServerRequest &request, QTcpSocket *socket)
 {
+    // Qt 6.4 hands a WebSocket upgrade over only when this returns true and
+    // nothing was answered.
+    if (request.value(QByteArrayLiteral("upgrade")).compare("websocket", Qt::CaseInsensitive) == 0 &&
+        m_webSocketPaths.contains(request.url().path()))
+        return true;
+
     const QStringList path = splitPath(request.url().path());
     bool pathKnown = false;
     for (const Route &route : std::as_const(m_routes)) {

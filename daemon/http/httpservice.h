@@ -75,6 +75,9 @@ public:
     explicit HttpService(QString name, QObject *parent = nullptr);
 
     void addRoute(QHttpServerRequest::Method method, const QString &pattern, Handler handler);
+    // A path where WebSocket upgrades are accepted; the sockets come out of
+    // QAbstractHttpServer::nextPendingWebSocketConnection().
+    void addWebSocketPath(const QString &path) { m_webSocketPaths.append(path); }
 
     // Body size above which a request is refused with 413.
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
@@ -96,6 +99,7 @@ private:
 
     QString m_name;
     QList<Route> m_routes;
+    QStringList m_webSocketPaths;
     qint64 m_maxBodyBytes = 4 * 1024 * 1024;
 };
 

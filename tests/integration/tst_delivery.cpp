@@ -38,7 +38,9 @@ private:
 int TestDelivery::clusterConnections(const BfgdProcess &bfgd)
 {
     QNetworkAccessManager network;
-    QNetworkReply *reply = network.get(QNetworkRequest(bfgd.decisionUrl().resolved(QUrl(u"/v1/cluster"_s))));
+    QNetworkRequest request(bfgd.decisionUrl().resolved(QUrl(u"/v1/cluster"_s)));
+    request.setRawHeader("Authorization", "Bearer " + bfgd.adminKey());
+    QNetworkReply *reply = network.get(request);
     QEventLoop loop;
     connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
     loop.exec();

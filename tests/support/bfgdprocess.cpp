@@ -82,6 +82,12 @@ bool BfgdProcess::start(QString *error)
     return false;
 }
 
+QByteArray BfgdProcess::adminKey() const
+{
+    QFile file(m_dataDir.filePath(u"admin-key"_s));
+    return file.open(QIODevice::ReadOnly) ? file.readAll().trimmed() : QByteArray();
+}
+
 int BfgdProcess::stop()
 {
     if (!isRunning())

@@ -34,6 +34,8 @@ public:
     QUrl publishUrl() const { return m_publish; }
     QString nodeId() const { return m_nodeId; }
     QString dataDir() const { return m_dataDir.path(); }
+    // The operator key bfgd generated in its data directory (admin API).
+    QByteArray adminKey() const;
     QByteArray output() const { return m_output; } // stderr + stdout so far
 
 private:

@@ -42,6 +42,34 @@ NodeLoad withState(NodeLoad load, const QString &state)
     return load;
 }
 
+NodeLoad inRegion(NodeLoad load, const QString &region)
+{
+    load.node.region = region;
+    return load;
+}
+
+// How often each index is chosen for a region, without and with affinity keys.
+QHash<int, int> tallyRegion(const LoadPolicy &policy, const QList<NodeLoad> &nodes, const QString &region,
+                            int runs, quint32 seed = 1)
+{
+    QRandomGenerator random(seed);
+    QHash<int, int> counts;
+    for (int i = 0; i < runs; ++i) {
+        ++counts[policy.choose(nodes, QString(), region, NowMs, random)];
+        ++counts[policy.choose(nodes, u"room:%1"_s.arg(i), region, NowMs, random)];
+    }
+    return counts;
+}
+
+QString describe(const QHash<int, int> &counts)
+{
+    QStringList parts;
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it)
+        parts.append(u"%1: %2"_s.arg(it.key()).arg(it.value()));
+    parts.sort();
+    return parts.join(u", "_s);
+}
+
 // How often each index is chosen over `runs` calls with a seeded generator.
 QHash<int, int> tally(const LoadPolicy &policy, const QList<NodeLoad> &nodes, int runs, quint32 seed = 1,
                       const QString &affinity = {})
@@ -49,7 +77,7 @@ QHash<int, int> tally(const LoadPolicy &policy, const QList<NodeLoad> &nodes, in
     QRandomGenerator random(seed);
     QHash<int, int> counts;
     for (int i = 0; i < runs; ++i)
-        ++counts[policy.choose(nodes, affinity, NowMs, random)];
+        ++counts[policy.choose(nodes, affinity, QString(), NowMs, random)];
     return counts;
 }
 
@@ -57,7 +85,7 @@ int chooseWithAffinity(const LoadPolicy &policy, const QList<NodeLoad> &nodes, c
                        quint32 seed = 1)
 {
     QRandomGenerator random(seed);
-    return policy.choose(nodes, key, NowMs, random);
+    return policy.choose(nodes, key, QString(), NowMs, random);
 }
 } // namespace
 
@@ -82,6 +110,13 @@ private Q_SLOTS:
     void differentAffinityKeysSpreadOverNodes();
     void affinityMovesOnlyKeysOfAnIneligibleNode();
     void affinityStaysOnItsNodeWhileItHasRoom();
+    void regionIsPreferredWhileItHasAnEligibleNode_data();
+    void regionIsPreferredWhileItHasAnEligibleNode();
+    void regionFallsBackToOtherNodesWhenItsOwnCannotTakeClients_data();
+    void regionFallsBackToOtherNodesWhenItsOwnCannotTakeClients();
+    void unknownRegionChoosesAsIfNoneWasAsked_data();
+    void unknownRegionChoosesAsIfNoneWasAsked();
+    void affinityKeyMovesBackToItsRegionWhenItHasRoomAgain();
 };
 
 void TestLoadPolicy::eligibility_data()
@@ -133,8 +168,8 @@ void TestLoadPolicy::eligibility()
 
     // choose() agrees with isEligible() about a single node.
     QRandomGenerator random(5);
-    QCOMPARE(policy.choose({load}, QString(), NowMs, random), eligible ? 0 : -1);
-    QCOMPARE(policy.choose({load}, u"room:1"_s, NowMs, random), eligible ? 0 : -1);
+    QCOMPARE(policy.choose({load}, QString(), QString(), NowMs, random), eligible ? 0 : -1);
+    QCOMPARE(policy.choose({load}, u"room:1"_s, QString(), NowMs, random), eligible ? 0 : -1);
 }
 
 void TestLoadPolicy::changingAllowedLoadChangesEligibility()
@@ -167,8 +202,8 @@ void TestLoadPolicy::noEligibleNodeMeansNoChoice()
     const LoadPolicy policy(80, StaleAfterMs);
     QRandomGenerator random(1);
     for (int i = 0; i < 50; ++i) {
-        QCOMPARE(policy.choose(nodes, QString(), NowMs, random), -1);
-        QCOMPARE(policy.choose(nodes, u"room:%1"_s.arg(i), NowMs, random), -1);
+        QCOMPARE(policy.choose(nodes, QString(), QString(), NowMs, random), -1);
+        QCOMPARE(policy.choose(nodes, u"room:%1"_s.arg(i), QString(), NowMs, random), -1);
     }
 }
 
@@ -362,6 +397,148 @@ void TestLoadPolicy::affinityStaysOnItsNodeWhileItHasRoom()
     const int elsewhere = chooseWithAffinity(policy, nodes, key);
     QVERIFY(elsewhere >= 0);
     QVERIFY(elsewhere != home);
+}
+
+void TestLoadPolicy::regionIsPreferredWhileItHasAnEligibleNode_data()
+{
+    QTest::addColumn<QList<NodeLoad>>("nodes");
+    QTest::addColumn<QString>("region");
+    QTest::addColumn<QSet<int>>("chosen"); // each of them is chosen, and nothing else
+
+    QTest::addRow("region's node busier than the others")
+        << QList<NodeLoad>{inRegion(node(u"eu-1"_s, 100, 70), u"eu"_s), inRegion(node(u"us-1"_s, 100, 0), u"us"_s),
+                           inRegion(node(u"us-2"_s, 100, 0), u"us"_s)}
+        << u"eu"_s << QSet<int>{0};
+    QTest::addRow("two nodes of the region share its clients")
+        << QList<NodeLoad>{inRegion(node(u"us-1"_s, 100, 0), u"us"_s), inRegion(node(u"eu-1"_s, 100, 10), u"eu"_s),
+                           inRegion(node(u"eu-2"_s, 100, 10), u"eu"_s), inRegion(node(u"ap-1"_s, 100, 0), u"ap"_s)}
+        << u"eu"_s << QSet<int>{1, 2};
+    QTest::addRow("nodes without a region are not in it")
+        << QList<NodeLoad>{node(u"plain-1"_s, 100, 0), inRegion(node(u"eu-1"_s, 100, 50), u"eu"_s),
+                           node(u"plain-2"_s, 100, 0)}
+        << u"eu"_s << QSet<int>{1};
+    QTest::addRow("region's ineligible nodes are skipped, its eligible one is kept")
+        << QList<NodeLoad>{withAdminState(inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s), u"draining"_s),
+                           inRegion(node(u"eu-2"_s, 100, 60), u"eu"_s), inRegion(node(u"eu-3"_s, 100, 80), u"eu"_s),
+                           inRegion(node(u"eu-4"_s, 100, 0, 0, StaleAfterMs), u"eu"_s),
+                           inRegion(node(u"us-1"_s, 100, 0), u"us"_s)}
+        << u"eu"_s << QSet<int>{1};
+    QTest::addRow("the other region asked") << QList<NodeLoad>{inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s),
+                                                               inRegion(node(u"us-1"_s, 100, 70), u"us"_s)}
+                                            << u"us"_s << QSet<int>{1};
+}
+
+void TestLoadPolicy::regionIsPreferredWhileItHasAnEligibleNode()
+{
+    QFETCH(QList<NodeLoad>, nodes);
+    QFETCH(QString, region);
+    QFETCH(QSet<int>, chosen);
+
+    const LoadPolicy policy(80, StaleAfterMs);
+    const QHash<int, int> counts = tallyRegion(policy, nodes, region, 1000);
+    QCOMPARE(QSet<int>(counts.keyBegin(), counts.keyEnd()), chosen);
+}
+
+void TestLoadPolicy::regionFallsBackToOtherNodesWhenItsOwnCannotTakeClients_data()
+{
+    QTest::addColumn<QList<NodeLoad>>("regionNodes");
+
+    const auto eu = [](const NodeLoad &load) { return inRegion(load, u"eu"_s); };
+    QTest::addRow("full") << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 80)), eu(node(u"eu-2"_s, 100, 95))};
+    QTest::addRow("full with reservations") << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 70, 10))};
+    QTest::addRow("drained by the operator")
+        << QList<NodeLoad>{withAdminState(eu(node(u"eu-1"_s, 100, 0)), u"draining"_s)};
+    QTest::addRow("draining on its own") << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"draining"_s)};
+    QTest::addRow("reported drained") << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"drained"_s)};
+    QTest::addRow("silent") << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 0, 0, StaleAfterMs))};
+    QTest::addRow("each out for another reason")
+        << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 80)), withAdminState(eu(node(u"eu-2"_s, 100, 0)), u"draining"_s),
+                           eu(node(u"eu-3"_s, 100, 0, 0, 60000))};
+    QTest::addRow("the region has no nodes at all") << QList<NodeLoad>{};
+}
+
+void TestLoadPolicy::regionFallsBackToOtherNodesWhenItsOwnCannotTakeClients()
+{
+    QFETCH(QList<NodeLoad>, regionNodes);
+
+    const LoadPolicy policy(80, StaleAfterMs);
+    QList<NodeLoad> nodes = regionNodes;
+    const int us = int(nodes.size());
+    nodes.append(inRegion(node(u"us-1"_s, 100, 10), u"us"_s));
+    nodes.append(node(u"plain-1"_s, 100, 10));
+    nodes.append(inRegion(node(u"ap-1"_s, 100, 79), u"ap"_s)); // eligible too, nearly full
+
+    const QHash<int, int> counts = tallyRegion(policy, nodes, u"eu"_s, 1000);
+    QVERIFY2(!counts.contains(-1), qPrintable(describe(counts)));
+    for (int i = 0; i < us; ++i)
+        QVERIFY2(!counts.contains(i), qPrintable(describe(counts)));
+    // Without affinity the two less loaded of the others share the clients.
+    QVERIFY2(counts.value(us) > 0 && counts.value(us + 1) > 0, qPrintable(describe(counts)));
+
+    // And with nothing eligible anywhere: no choice at all.
+    QList<NodeLoad> allFull = regionNodes;
+    allFull.append(inRegion(node(u"us-1"_s, 100, 80), u"us"_s));
+    QCOMPARE(tallyRegion(policy, allFull, u"eu"_s, 50), (QHash<int, int>{{-1, 100}}));
+}
+
+void TestLoadPolicy::unknownRegionChoosesAsIfNoneWasAsked_data()
+{
+    QTest::addColumn<QString>("region");
+
+    QTest::addRow("region nobody is in") << u"mars"_s;
+    QTest::addRow("region of an ineligible node only") << u"ap"_s;
+    QTest::addRow("no region") << QString();
+}
+
+void TestLoadPolicy::unknownRegionChoosesAsIfNoneWasAsked()
+{
+    QFETCH(QString, region);
+
+    const LoadPolicy policy(80, StaleAfterMs);
+    const QList<NodeLoad> nodes{inRegion(node(u"eu-1"_s, 100, 10), u"eu"_s),
+                                inRegion(node(u"us-1"_s, 100, 20), u"us"_s), node(u"plain-1"_s, 100, 30),
+                                withAdminState(inRegion(node(u"ap-1"_s, 100, 0), u"ap"_s), u"draining"_s),
+                                inRegion(node(u"eu-2"_s, 100, 15), u"eu"_s)};
+
+    // The same draws give the same answers as a request without a region.
+    QRandomGenerator withRegion(7);
+    QRandomGenerator without(7);
+    QHash<int, int> counts;
+    for (int i = 0; i < 2000; ++i) {
+        const int chosen = policy.choose(nodes, QString(), region, NowMs, withRegion);
+        QCOMPARE(chosen, policy.choose(nodes, QString(), QString(), NowMs, without));
+        ++counts[chosen];
+        const QString key = u"room:%1"_s.arg(i);
+        QCOMPARE(policy.choose(nodes, key, region, NowMs, withRegion),
+                 policy.choose(nodes, key, QString(), NowMs, without));
+    }
+    // Every eligible node but the most loaded gets clients; the drained one none.
+    QVERIFY2(counts.value(0) > 0 && counts.value(1) > 0 && counts.value(4) > 0, qPrintable(describe(counts)));
+    QVERIFY2(!counts.contains(2) && !counts.contains(3) && !counts.contains(-1), qPrintable(describe(counts)));
+}
+
+void TestLoadPolicy::affinityKeyMovesBackToItsRegionWhenItHasRoomAgain()
+{
+    const LoadPolicy policy(80, StaleAfterMs);
+    QList<NodeLoad> nodes{inRegion(node(u"us-1"_s, 100, 0), u"us"_s), inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s),
+                          inRegion(node(u"us-2"_s, 100, 0), u"us"_s), inRegion(node(u"eu-2"_s, 100, 0), u"eu"_s)};
+    QRandomGenerator random(1);
+    for (int k = 0; k < 100; ++k) {
+        const QString key = u"room:%1"_s.arg(k);
+        const int home = policy.choose(nodes, key, u"eu"_s, NowMs, random);
+        QVERIFY2(home == 1 || home == 3, qPrintable(key));
+
+        // Both eu nodes full: the key goes to us, the same us node every time.
+        QList<NodeLoad> euFull = nodes;
+        euFull[1].node.connections = 80;
+        euFull[3].node.connections = 80;
+        const int away = policy.choose(euFull, key, u"eu"_s, NowMs, random);
+        QVERIFY2(away == 0 || away == 2, qPrintable(key));
+        QCOMPARE(policy.choose(euFull, key, u"eu"_s, NowMs, random), away);
+
+        // Room again in eu: back home.
+        QCOMPARE(policy.choose(nodes, key, u"eu"_s, NowMs, random), home);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestLoadPolicy)

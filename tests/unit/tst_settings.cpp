@@ -21,6 +21,8 @@ class TestSettings : public QObject
 private Q_SLOTS:
     void defaultsRunBothRolesOnLoopback();
     void fileIsReadAndFlagsOverrideIt();
+    void storeIsAFileUnderDataDirOrAPostgresUrl();
+    void adminKeysAreParsedAndOtherwiseGenerated();
     void badValuesAreRefusedNamingTheKey_data();
     void badValuesAreRefusedNamingTheKey();
     void secretIsCreatedPrivateAndReused();
@@ -84,6 +86,46 @@ void TestSettings::fileIsReadAndFlagsOverrideIt()
     QCOMPARE(settings.broker.databasePath, dir.filePath(u"history.db"_s)); // relative to data_dir
 }
 
+void TestSettings::storeIsAFileUnderDataDirOrAPostgresUrl()
+{
+    QTemporaryDir dir;
+    DaemonSettings settings;
+    QString error;
+    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path()}, &settings, &error));
+    QCOMPARE(settings.decision.store, dir.filePath(u"decision.db"_s));
+    const QString url = u"postgresql://bfg:pw@db.example:5433/bfg"_s;
+    QVERIFY(DaemonSettings::load({}, {u"decision/store="_s + url}, &settings, &error));
+    QCOMPARE(settings.decision.store, url);
+}
+
+void TestSettings::adminKeysAreParsedAndOtherwiseGenerated()
+{
+    QTemporaryDir dir;
+    DaemonSettings given;
+    QString error;
+    QVERIFY2(DaemonSettings::load(
+                 {},
+                 {u"general/data_dir="_s + dir.path(),
+                  u"decision/admin_keys=viewer:read:0123456789abcdef, ops:operator:fedcba9876543210"_s},
+                 &given, &error),
+             qPrintable(error));
+    QVERIFY(given.loadSecret(&error));
+    QCOMPARE(given.decision.adminKeys.size(), 2);
+    QCOMPARE(given.decision.adminKeys[1].name, u"ops"_s);
+    QCOMPARE(given.decision.adminKeys[1].scope, u"operator"_s);
+    QCOMPARE(given.decision.adminKeys[1].key, u"fedcba9876543210"_s);
+    QVERIFY(!QFile::exists(dir.filePath(u"admin-key"_s)));
+
+    DaemonSettings generated;
+    QVERIFY(DaemonSettings::load({}, {u"general/data_dir="_s + dir.path()}, &generated, &error));
+    QVERIFY(generated.loadSecret(&error));
+    QCOMPARE(generated.decision.adminKeys.size(), 1);
+    QCOMPARE(generated.decision.adminKeys[0].scope, u"operator"_s);
+    QFile file(dir.filePath(u"admin-key"_s));
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll().trimmed(), generated.decision.adminKeys[0].key.toLatin1());
+}
+
 void TestSettings::badValuesAreRefusedNamingTheKey_data()
 {
     QTest::addColumn<QString>("override");
@@ -99,6 +141,12 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
     QTest::addRow("unknown key (typo)") << u"push/capacty=5"_s << u"push/capacty"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
     QTest::addRow("not key=value") << u"push/capacity"_s << u"section/key=value"_s;
+    QTest::addRow("admin key without scope")
+        << u"decision/admin_keys=ops:0123456789abcdef"_s << u"decision/admin_keys"_s;
+    QTest::addRow("admin key of a made-up scope")
+        << u"decision/admin_keys=ops:root:0123456789abcdef"_s << u"decision/admin_keys"_s;
+    QTest::addRow("admin key too short")
+        << u"decision/admin_keys=ops:operator:short"_s << u"decision/admin_keys"_s;
 }
 
 void TestSettings::badValuesAreRefusedNamingTheKey()

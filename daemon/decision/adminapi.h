@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The decision server's admin API, what the console uses: the cluster
+// view, allowed load, per-node capacity, drain, undrain, forget, the audit
+// log, and a WebSocket stream with a cluster snapshot every second. Every
+// call needs an admin key (Authorization: Bearer); "read" keys may look,
+// "operator" keys may also change things, and each change is audited
+// under the key's name.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include <QObject>
+#include <QTimer>
+
+#include "daemon/store/adminkeytable.h"
+
+class QHttpServerRequest;
+class QWebSocket;
+
+namespace bfg {
+
+class ClusterState;
+class HttpReply;
+class HttpService;
+
+class AdminApi : public QObject
+{
+    Q_OBJECT
+    Q_DISABLE_COPY_MOVE(AdminApi)
+
+public:
+    AdminApi(ClusterState *state, HttpService *http, QObject *parent = nullptr);
+
+private:
+    // The key allowed to do this, or nullopt after answering 401/403.
+    std::optional<AdminKey> authorize(const QHttpServerRequest &request, bool change,
+                                      const std::shared_ptr<HttpReply> &reply) const;
+    void cluster(const std::shared_ptr<HttpReply> &reply);
+    void setAllowedLoad(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
+    void setCapacity(const QHttpServerRequest &request, const QString &id,
+                     const std::shared_ptr<HttpReply> &reply);
+    void setAdminState(const QHttpServerRequest &request, const QString &id, const QString &adminState,
+                       const std::shared_ptr<HttpReply> &reply);
+    void forget(const QHttpServerRequest &request, const QString &id,
+                const std::shared_ptr<HttpReply> &reply);
+    void audit(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
+    void acceptStreams();
+    void broadcast();
+
+    ClusterState *m_state;
+    HttpService *m_http;
+    QList<QWebSocket *> m_streams;
+    QTimer m_streamTimer;
+};
+
+} // namespace bfg
