@@ -54,6 +54,18 @@ HttpError unknownNode(const QString &id)
 {
     return {404, u"unknown_node"_s, u"no node %1"_s.arg(id)};
 }
+
+// Answers a ClusterState node change: 1 done (with `done`), 0 unknown node, -1 store error.
+void answerNodeChange(const HttpReplyPtr &reply, int result, const QString &error, const QString &id,
+                      const QJsonObject &done)
+{
+    if (result < 0)
+        reply->sendError(storeError(error));
+    else if (result == 0)
+        reply->sendError(unknownNode(id));
+    else
+        reply->sendJson(done);
+}
 } // namespace
 
 AdminApi::AdminApi(ClusterState *state, HttpService *http, QObject *parent)
@@ -157,12 +169,7 @@ void AdminApi::setCapacity(const QHttpServerRequest &request, const QString &id,
     }
     QString error;
     const int result = m_state->setCapacity(id, *capacity, key->name, &error);
-    if (result < 0)
-        reply->sendError(storeError(error));
-    else if (result == 0)
-        reply->sendError(unknownNode(id));
-    else
-        reply->sendJson({{u"node"_s, id}, {u"capacity"_s, *capacity}});
+    answerNodeChange(reply, result, error, id, {{u"node"_s, id}, {u"capacity"_s, *capacity}});
 }
 
 void AdminApi::setAdminState(const QHttpServerRequest &request, const QString &id, const QString &adminState,
@@ -173,12 +180,7 @@ void AdminApi::setAdminState(const QHttpServerRequest &request, const QString &i
         return;
     QString error;
     const int result = m_state->setAdminState(id, adminState, key->name, &error);
-    if (result < 0)
-        reply->sendError(storeError(error));
-    else if (result == 0)
-        reply->sendError(unknownNode(id));
-    else
-        reply->sendJson({{u"node"_s, id}, {u"admin_state"_s, adminState}});
+    answerNodeChange(reply, result, error, id, {{u"node"_s, id}, {u"admin_state"_s, adminState}});
 }
 
 void AdminApi::forget(const QHttpServerRequest &request, const QString &id, const HttpReplyPtr &reply)
@@ -203,12 +205,7 @@ void AdminApi::forget(const QHttpServerRequest &request, const QString &id, cons
     }
     QString error;
     const int result = m_state->forget(id, key->name, &error);
-    if (result < 0)
-        reply->sendError(storeError(error));
-    else if (result == 0)
-        reply->sendError(unknownNode(id));
-    else
-        reply->sendJson({{u"node"_s, id}, {u"forgotten"_s, true}});
+    answerNodeChange(reply, result, error, id, {{u"node"_s, id}, {u"forgotten"_s, true}});
 }
 
 void AdminApi::audit(const QHttpServerRequest &request, const HttpReplyPtr &reply)
