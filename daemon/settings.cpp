@@ -9,6 +9,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "daemon/store/adminkeytable.h"
+
 using namespace Qt::Literals::StringLiterals;
 
 namespace bfg {
@@ -81,7 +83,7 @@ public:
             text = QDir::homePath() + text.mid(1);
             m_effective->last() = key + u" = "_s + text;
         }
-        if (dataDir.isEmpty())
+        if (dataDir.isEmpty() || text.contains(u"://"_s)) // a URL (postgresql://...) is not a file
             return text;
         return QFileInfo(text).isAbsolute() ? text : QDir(dataDir).filePath(text);
     }
@@ -212,10 +214,7 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     DecisionOptions &d = s.decision;
     r.endpoint(u"decision/listen"_s, u"127.0.0.1:8080"_s, &d.address, &d.port);
     d.decisionId = r.string(u"decision/id"_s, QString());
-    const QString store = r.string(u"decision/store"_s, u"decision.db"_s);
-    d.store = store.startsWith(u"postgresql://"_s) || store.startsWith(u"postgres://"_s)
-                  ? store
-                  : r.path(u"decision/store"_s, store, s.dataDir);
+    d.store = r.path(u"decision/store"_s, u"decision.db"_s, s.dataDir);
     d.allowedLoadPercent = r.integer(u"decision/allowed_load"_s, d.allowedLoadPercent, 1, 100);
     d.tokenTtlSeconds = r.integer(u"decision/token_ttl_s"_s, d.tokenTtlSeconds, 5, 86400);
     d.reportIntervalMs = r.integer(u"decision/report_interval_ms"_s, d.reportIntervalMs, 100, 60000);
@@ -299,7 +298,10 @@ bool DaemonSettings::loadSecret(QString *error)
         QByteArray key;
         if (!readOrCreateSecret(QString(), QString(), dataDir, u"admin-key"_s, &key, error))
             return false;
-        decision.adminKeys.append({u"admin"_s, u"operator"_s, QString::fromLatin1(key)});
+        // Named after the key itself, so that the generated keys of several
+        // decision servers on one database do not replace each other.
+        const QString name = u"admin-"_s + QString::fromLatin1(AdminKeyTable::hashKey(key).left(8));
+        decision.adminKeys.append({name, u"operator"_s, QString::fromLatin1(key)});
         adminKeyFile = QDir(dataDir).filePath(u"admin-key"_s);
     }
     return true;

@@ -119,6 +119,7 @@ private Q_SLOTS:
     void assignmentsBeyondTheBurstAreRateLimited_data();
     void assignmentsBeyondTheBurstAreRateLimited();
     void generatedKeyIsAnOperatorKeyNamedAdmin();
+    void operatorChangesAndLearnedCapacitySurviveARestart();
 
 private:
     // `authorization` is the whole header value, e.g. bearer(OpsKey); empty: none.
@@ -222,7 +223,9 @@ HttpResult TestAdminApi::reportAs(const QString &id, int capacity, int connectio
 qint64 TestAdminApi::auditMark()
 {
     const qint64 markMs = protocol::nowMs() + 1;
-    [&] { QTRY_VERIFY(protocol::nowMs() >= markMs); }();
+    const bool reached = QTest::qWaitFor([markMs] { return protocol::nowMs() >= markMs; }, 1000);
+    Q_ASSERT(reached); // a millisecond always passes
+    Q_UNUSED(reached)
     return markMs;
 }
 
@@ -904,11 +907,6 @@ void TestAdminApi::suggestedCapacityIsTheFewestConnectionsOverTheSlo()
     QCOMPARE(node.value(u"capacity"_s).toInt(), 1000);
     QCOMPARE(node.value(u"reported_capacity"_s).toInt(), 1000);
 
-    // It is kept in the store: the next reload from the store still has it.
-    const qint64 reportedMs = protocol::nowMs();
-    QTRY_VERIFY_WITH_TIMEOUT(cluster().value(u"at_ms"_s).toInteger() > reportedMs + 1500, WaitMs);
-    QCOMPARE(this->node(id).value(u"suggested_capacity"_s).toInt(), suggested);
-
     // Keep the faked node from taking clients of a later test.
     QCOMPARE(http("POST", m_bfgd.decisionUrl(), u"/v1/nodes/%1/drain"_s.arg(id), bearer(OpsKey)).status, 200);
 }
@@ -983,7 +981,7 @@ void TestAdminApi::generatedKeyIsAnOperatorKeyNamedAdmin()
         http("GET", bfgd.decisionUrl(), u"/v1/audit?since=%1"_s.arg(startMs), bearer(key));
     const QJsonArray entries = audit.json().value(u"entries"_s).toArray();
     QCOMPARE(entries.size(), 1);
-    QCOMPARE(entries.first().toObject().value(u"actor"_s).toString(), u"admin"_s);
+    QVERIFY(entries.first().toObject().value(u"actor"_s).toString().startsWith(u"admin-"_s));
     QCOMPARE(entries.first().toObject().value(u"action"_s).toString(), u"set_allowed_load"_s);
 
     // The setting survives a restart (it lives in the store).
@@ -994,6 +992,36 @@ void TestAdminApi::generatedKeyIsAnOperatorKeyNamedAdmin()
                  .value(u"allowed_load"_s)
                  .toInt(),
              60);
+}
+
+void TestAdminApi::operatorChangesAndLearnedCapacitySurviveARestart()
+{
+    const QString id = u"fake-restart"_s;
+    QCOMPARE(reportAs(id, 1000, 300, 80).status, 200);
+    QCOMPARE(http("PUT", m_bfgd.decisionUrl(), u"/v1/nodes/%1/capacity"_s.arg(id), bearer(OpsKey),
+                  R"({"capacity": 400})")
+                 .status,
+             200);
+    QCOMPARE(http("POST", m_bfgd.decisionUrl(), u"/v1/nodes/%1/drain"_s.arg(id), bearer(OpsKey)).status, 200);
+    QCOMPARE(http("PUT", m_bfgd.decisionUrl(), u"/v1/cluster/allowed-load"_s, bearer(OpsKey),
+                  R"({"allowed_load": 77})")
+                 .status,
+             200);
+    const qint64 auditBefore = get(u"/v1/audit"_s).json().value(u"entries"_s).toArray().size();
+
+    QCOMPARE(m_bfgd.stop(), 0);
+    QString error;
+    QVERIFY2(m_bfgd.start(&error), qPrintable(error));
+
+    const QJsonObject cluster = this->cluster();
+    QCOMPARE(cluster.value(u"allowed_load"_s).toInt(), 77);
+    const QJsonObject node = findNode(cluster, id);
+    QVERIFY2(!node.isEmpty(), QJsonDocument(cluster).toJson().constData());
+    QCOMPARE(node.value(u"suggested_capacity"_s).toInt(), 300);
+    QCOMPARE(node.value(u"capacity_override"_s).toInt(), 400);
+    QCOMPARE(node.value(u"capacity"_s).toInt(), 400);
+    QCOMPARE(node.value(u"admin_state"_s).toString(), u"draining"_s);
+    QCOMPARE(get(u"/v1/audit"_s, ViewerKey).json().value(u"entries"_s).toArray().size(), auditBefore);
 }
 
 QTEST_GUILESS_MAIN(TestAdminApi)

@@ -406,12 +406,15 @@ void TestLoadPolicy::regionIsPreferredWhileItHasAnEligibleNode_data()
     QTest::addColumn<QSet<int>>("chosen"); // each of them is chosen, and nothing else
 
     QTest::addRow("region's node busier than the others")
-        << QList<NodeLoad>{inRegion(node(u"eu-1"_s, 100, 70), u"eu"_s), inRegion(node(u"us-1"_s, 100, 0), u"us"_s),
+        << QList<NodeLoad>{inRegion(node(u"eu-1"_s, 100, 70), u"eu"_s),
+                           inRegion(node(u"us-1"_s, 100, 0), u"us"_s),
                            inRegion(node(u"us-2"_s, 100, 0), u"us"_s)}
         << u"eu"_s << QSet<int>{0};
     QTest::addRow("two nodes of the region share its clients")
-        << QList<NodeLoad>{inRegion(node(u"us-1"_s, 100, 0), u"us"_s), inRegion(node(u"eu-1"_s, 100, 10), u"eu"_s),
-                           inRegion(node(u"eu-2"_s, 100, 10), u"eu"_s), inRegion(node(u"ap-1"_s, 100, 0), u"ap"_s)}
+        << QList<NodeLoad>{inRegion(node(u"us-1"_s, 100, 0), u"us"_s),
+                           inRegion(node(u"eu-1"_s, 100, 10), u"eu"_s),
+                           inRegion(node(u"eu-2"_s, 100, 10), u"eu"_s),
+                           inRegion(node(u"ap-1"_s, 100, 0), u"ap"_s)}
         << u"eu"_s << QSet<int>{1, 2};
     QTest::addRow("nodes without a region are not in it")
         << QList<NodeLoad>{node(u"plain-1"_s, 100, 0), inRegion(node(u"eu-1"_s, 100, 50), u"eu"_s),
@@ -419,7 +422,8 @@ void TestLoadPolicy::regionIsPreferredWhileItHasAnEligibleNode_data()
         << u"eu"_s << QSet<int>{1};
     QTest::addRow("region's ineligible nodes are skipped, its eligible one is kept")
         << QList<NodeLoad>{withAdminState(inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s), u"draining"_s),
-                           inRegion(node(u"eu-2"_s, 100, 60), u"eu"_s), inRegion(node(u"eu-3"_s, 100, 80), u"eu"_s),
+                           inRegion(node(u"eu-2"_s, 100, 60), u"eu"_s),
+                           inRegion(node(u"eu-3"_s, 100, 80), u"eu"_s),
                            inRegion(node(u"eu-4"_s, 100, 0, 0, StaleAfterMs), u"eu"_s),
                            inRegion(node(u"us-1"_s, 100, 0), u"us"_s)}
         << u"eu"_s << QSet<int>{1};
@@ -448,12 +452,14 @@ void TestLoadPolicy::regionFallsBackToOtherNodesWhenItsOwnCannotTakeClients_data
     QTest::addRow("full with reservations") << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 70, 10))};
     QTest::addRow("drained by the operator")
         << QList<NodeLoad>{withAdminState(eu(node(u"eu-1"_s, 100, 0)), u"draining"_s)};
-    QTest::addRow("draining on its own") << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"draining"_s)};
-    QTest::addRow("reported drained") << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"drained"_s)};
+    QTest::addRow("draining on its own")
+        << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"draining"_s)};
+    QTest::addRow("reported drained")
+        << QList<NodeLoad>{withState(eu(node(u"eu-1"_s, 100, 0)), u"drained"_s)};
     QTest::addRow("silent") << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 0, 0, StaleAfterMs))};
-    QTest::addRow("each out for another reason")
-        << QList<NodeLoad>{eu(node(u"eu-1"_s, 100, 80)), withAdminState(eu(node(u"eu-2"_s, 100, 0)), u"draining"_s),
-                           eu(node(u"eu-3"_s, 100, 0, 0, 60000))};
+    QTest::addRow("each out for another reason") << QList<NodeLoad>{
+        eu(node(u"eu-1"_s, 100, 80)), withAdminState(eu(node(u"eu-2"_s, 100, 0)), u"draining"_s),
+        eu(node(u"eu-3"_s, 100, 0, 0, 60000))};
     QTest::addRow("the region has no nodes at all") << QList<NodeLoad>{};
 }
 
@@ -514,14 +520,16 @@ void TestLoadPolicy::unknownRegionChoosesAsIfNoneWasAsked()
     }
     // Every eligible node but the most loaded gets clients; the drained one none.
     QVERIFY2(counts.value(0) > 0 && counts.value(1) > 0 && counts.value(4) > 0, qPrintable(describe(counts)));
-    QVERIFY2(!counts.contains(2) && !counts.contains(3) && !counts.contains(-1), qPrintable(describe(counts)));
+    QVERIFY2(!counts.contains(2) && !counts.contains(3) && !counts.contains(-1),
+             qPrintable(describe(counts)));
 }
 
 void TestLoadPolicy::affinityKeyMovesBackToItsRegionWhenItHasRoomAgain()
 {
     const LoadPolicy policy(80, StaleAfterMs);
-    QList<NodeLoad> nodes{inRegion(node(u"us-1"_s, 100, 0), u"us"_s), inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s),
-                          inRegion(node(u"us-2"_s, 100, 0), u"us"_s), inRegion(node(u"eu-2"_s, 100, 0), u"eu"_s)};
+    QList<NodeLoad> nodes{
+        inRegion(node(u"us-1"_s, 100, 0), u"us"_s), inRegion(node(u"eu-1"_s, 100, 0), u"eu"_s),
+        inRegion(node(u"us-2"_s, 100, 0), u"us"_s), inRegion(node(u"eu-2"_s, 100, 0), u"eu"_s)};
     QRandomGenerator random(1);
     for (int k = 0; k < 100; ++k) {
         const QString key = u"room:%1"_s.arg(k);
