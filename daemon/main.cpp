@@ -41,7 +41,6 @@ void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
     QObject::connect(notifier, &QSocketNotifier::activated, context, [notifier, onShutdown] {
         char byte;
         [[maybe_unused]] const ssize_t got = ::read(signalPipe[1], &byte, 1);
-        notifier->setEnabled(false);
         onShutdown();
     });
     struct sigaction action = {};
@@ -174,13 +173,24 @@ int main(int argc, char *argv[])
         ready.append(u"node="_s + push->nodeId());
     }
 
+    // The first signal drains the push role (bounded by push/drain_timeout_ms)
+    // and stops; a second one stops at once.
+    int signalCount = 0;
     installSignalHandlers(&app, [&] {
-        qCInfo(lcMain) << "shutting down";
-        if (push)
-            push->stop();
-        if (broker)
-            broker->stop();
-        QCoreApplication::quit();
+        auto finish = [&] {
+            if (push)
+                push->stop();
+            if (broker)
+                broker->stop();
+            QCoreApplication::quit();
+        };
+        if (++signalCount > 1 || !push) {
+            qCInfo(lcMain) << "shutting down now";
+            finish();
+            return;
+        }
+        qCInfo(lcMain) << "shutting down: draining first (again to stop at once)";
+        push->shutdown(finish);
     });
 
     // One line on stdout that scripts and tests wait for.

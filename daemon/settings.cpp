@@ -250,6 +250,8 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     p.maxSendQueueBytes = r.integer(u"push/max_send_queue_bytes"_s, int(p.maxSendQueueBytes), 65536, 1 << 30);
     p.maxPublishBatch = r.integer(u"push/max_publish_batch"_s, p.maxPublishBatch, 1, 100000);
     p.reportIntervalMs = d.reportIntervalMs;
+    p.drainRate = r.integer(u"push/drain_rate"_s, p.drainRate, 1, 1'000'000);
+    p.drainTimeoutMs = r.integer(u"push/drain_timeout_ms"_s, p.drainTimeoutMs, 0, 3'600'000);
     const QString decisionUrls = r.string(u"push/decision_urls"_s, QString());
     for (const QString &text : decisionUrls.split(u',', Qt::SkipEmptyParts)) {
         const QUrl url(text.trimmed());

@@ -161,9 +161,12 @@ void DecisionServer::report(const QHttpServerRequest &request, const QString &no
     m_state->applyReport(report, protocol::nowMs());
 
     const NodeLoad *node = m_state->find(nodeId);
+    // Commands follow the operator's wish until the node's state matches it.
     v1::ReportReply answer;
-    answer.set_command(node && node->node.adminState == u"draining"_s ? v1::NODE_COMMAND_DRAIN
-                                                                      : v1::NODE_COMMAND_NONE);
+    if (node && node->node.adminState == u"draining"_s && report.state() == v1::NODE_ACTIVE)
+        answer.set_command(v1::NODE_COMMAND_DRAIN);
+    else if (node && node->node.adminState == u"active"_s && report.state() != v1::NODE_ACTIVE)
+        answer.set_command(v1::NODE_COMMAND_UNDRAIN);
     answer.set_report_interval_ms(quint32(m_options.reportIntervalMs));
     if (reply->wantsProtobuf())
         reply->sendProtobuf(answer);

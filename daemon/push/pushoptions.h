@@ -32,6 +32,8 @@ struct PushOptions
     qint64 maxSendQueueBytes = 4 * 1024 * 1024;
     int maxPublishBatch = 1000;
     int reportIntervalMs = 1000;
+    int drainRate = 500;        // clients a second asked to reconnect elsewhere while draining
+    int drainTimeoutMs = 30000; // on SIGTERM, drain at most this long before closing the rest
     QList<QUrl> decisionUrls;
     QByteArray secret;       // shared with the decision servers
     QStringList publishKeys; // bearer keys for POST /v1/publish; empty: open

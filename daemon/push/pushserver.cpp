@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <QHostInfo>
 #include <QThread>
+#include <QTimer>
 
 #include "common/logging.h"
 #include "daemon/push/publishapi.h"
@@ -119,6 +120,64 @@ void PushServer::stop()
     }
     m_workers.clear();
     m_threads.clear();
+}
+
+void PushServer::startDrain()
+{
+    if (m_draining)
+        return;
+    m_draining = true;
+    const int perWorker = std::max(1, m_options.drainRate / int(std::max<size_t>(1, m_workers.size())));
+    qCInfo(lcPush) << "drain started:" << m_stats.connections.load() << "connections to move at"
+                   << m_options.drainRate << "a second";
+    for (Worker *worker : m_workers)
+        QMetaObject::invokeMethod(worker, [worker, perWorker] { worker->setDraining(true, perWorker); });
+}
+
+void PushServer::undrain()
+{
+    if (!m_draining || m_shuttingDown)
+        return;
+    m_draining = false;
+    qCInfo(lcPush) << "drain cancelled: accepting clients again";
+    for (Worker *worker : m_workers)
+        QMetaObject::invokeMethod(worker, [worker] { worker->setDraining(false, 0); });
+}
+
+v1::NodeState PushServer::state() const
+{
+    if (!m_draining)
+        return v1::NODE_ACTIVE;
+    return m_stats.connections.load(std::memory_order_relaxed) > 0 ? v1::NODE_DRAINING : v1::NODE_DRAINED;
+}
+
+void PushServer::shutdown(std::function<void()> done)
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    if (m_options.drainTimeoutMs <= 0 || m_workers.empty()) {
+        stop();
+        done();
+        return;
+    }
+    startDrain();
+    auto *poll = new QTimer(this);
+    auto waited = std::make_shared<QElapsedTimer>();
+    waited->start();
+    connect(poll, &QTimer::timeout, this, [this, poll, waited, done = std::move(done)] {
+        const int left = m_stats.connections.load();
+        if (left > 0 && waited->elapsed() < m_options.drainTimeoutMs)
+            return;
+        poll->deleteLater();
+        if (left > 0)
+            qCWarning(lcPush) << "drain timeout: closing the" << left << "connections left";
+        else
+            qCInfo(lcPush) << "drained in" << waited->elapsed() << "ms";
+        stop();
+        done();
+    });
+    poll->start(100);
 }
 
 LatencyHistogram PushServer::takeLatency()

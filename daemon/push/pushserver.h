@@ -14,6 +14,7 @@
 #include <QTcpServer>
 #include <QUrl>
 
+#include "bfg/v1/cluster.pb.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/worker.h"
 
@@ -54,6 +55,17 @@ public:
     // code), so that clients resume elsewhere or after the restart.
     void stop();
 
+    // Drain (the operator's, through the decision servers): clients are
+    // asked to reconnect elsewhere at push/drain_rate a second and new ones
+    // are turned away; the node reports DRAINING, then DRAINED when empty.
+    void startDrain();
+    void undrain();
+    bool isDraining() const { return m_draining; }
+    v1::NodeState state() const;
+    // Graceful shutdown: drain for at most push/drain_timeout_ms, then stop()
+    // and call `done`. An undrain from the decision servers cannot cancel it.
+    void shutdown(std::function<void()> done);
+
     QString nodeId() const { return m_options.nodeId; }
     QString publicUri() const { return m_options.publicUri; }
     QString publicHttpUri() const { return m_options.publicHttpUri; }
@@ -71,6 +83,8 @@ private:
     std::vector<QThread *> m_threads;
     std::vector<Worker *> m_workers;
     size_t m_nextWorker = 0;
+    bool m_draining = false;
+    bool m_shuttingDown = false;
     PublishApi *m_publishApi = nullptr;
     Reporter *m_reporter = nullptr;
 };

@@ -54,7 +54,7 @@ void Reporter::sendReports()
     report.set_capacity(quint32(m_options.capacity));
     report.set_connections(
         quint32(std::max(0, m_server->stats().connections.load(std::memory_order_relaxed))));
-    report.set_state(v1::NODE_ACTIVE);
+    report.set_state(m_server->state());
     report.set_delivered_per_sec(double(delivered - m_lastDelivered) / seconds);
     report.set_latency_p50_ms(latency.percentileUs(50) / 1000.0);
     report.set_latency_p99_ms(latency.percentileUs(99) / 1000.0);
@@ -94,6 +94,10 @@ void Reporter::sendReports()
             }
             if (answer.report_interval_ms() >= 100 && int(answer.report_interval_ms()) != m_timer.interval())
                 m_timer.setInterval(int(answer.report_interval_ms()));
+            if (answer.command() == v1::NODE_COMMAND_DRAIN)
+                m_server->startDrain();
+            else if (answer.command() == v1::NODE_COMMAND_UNDRAIN)
+                m_server->undrain();
         });
     }
 }

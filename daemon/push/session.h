@@ -44,6 +44,7 @@ public:
     qint64 lastHeardMs = 0;
     qint64 nextPingMs = 0;
     qint64 helloDeadlineMs = 0;
+    qint64 leaveByMs = 0; // asked to reconnect elsewhere: closed if still here then
 
 private:
     QWebSocket *m_socket;

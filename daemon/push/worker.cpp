@@ -22,6 +22,19 @@ namespace {
 constexpr int SweepIntervalMs = 1000;
 constexpr int CloseGraceMs = 5000; // a peer that does not answer our close is cut off
 constexpr int HeartbeatSlackMs = 5000;
+constexpr int DrainTickMs = 100;
+constexpr int DrainLeaveGraceMs = 5000; // time a client gets to leave after a Reconnect frame
+constexpr int DrainRetryJitterMs = 1000;
+
+QByteArray reconnectFrame(quint32 retryAfterMs)
+{
+    v1::ServerFrame frame;
+    v1::Reconnect *reconnect = frame.mutable_reconnect();
+    reconnect->set_code(v1::DRAINING);
+    reconnect->set_reason("node draining");
+    reconnect->set_retry_after_ms(retryAfterMs);
+    return protocol::encode(frame);
+}
 } // namespace
 
 Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats)
@@ -50,6 +63,36 @@ void Worker::initialize()
     m_sweepTimer->setInterval(SweepIntervalMs);
     connect(m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
     m_sweepTimer->start();
+    m_drainTimer = new QTimer(this);
+    m_drainTimer->setInterval(DrainTickMs);
+    connect(m_drainTimer, &QTimer::timeout, this, &Worker::drainStep);
+}
+
+void Worker::setDraining(bool draining, int sessionsPerSecond)
+{
+    m_draining = draining;
+    m_drainPerTick = std::max(1, sessionsPerSecond * DrainTickMs / 1000);
+    if (draining)
+        m_drainTimer->start();
+    else
+        m_drainTimer->stop();
+}
+
+void Worker::drainStep()
+{
+    const qint64 nowMs = protocol::nowMs();
+    int told = 0;
+    for (auto &[socket, session] : m_sessions) {
+        if (told >= m_drainPerTick)
+            return;
+        if (session->stage() != Session::Stage::Live || session->leaveByMs != 0)
+            continue;
+        // Spread the returns so the decision servers and the other nodes
+        // are not hit by everyone at once.
+        session->sendFrame(reconnectFrame(QRandomGenerator::global()->bounded(quint32(DrainRetryJitterMs))));
+        session->leaveByMs = nowMs + DrainLeaveGraceMs;
+        ++told;
+    }
 }
 
 void Worker::takeSocket(qintptr socketDescriptor)
@@ -147,6 +190,11 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     }
     if (check.claims.scope != TokenSigner::ConnectScope) {
         fail(session, v1::BAD_TOKEN, u"not a connect token"_s);
+        return;
+    }
+    if (m_draining) {
+        session->sendFrame(reconnectFrame(QRandomGenerator::global()->bounded(quint32(DrainRetryJitterMs))));
+        closeSession(session, v1::DRAINING, u"node draining"_s);
         return;
     }
     QHash<QString, StreamPoint> positions;
@@ -278,7 +326,9 @@ void Worker::sweep()
                 expired.emplace_back(session, v1::HANDSHAKE_TIMEOUT);
             break;
         case Session::Stage::Live:
-            if (nowMs - session->lastHeardMs > 2 * qint64(m_options.heartbeatMs) + HeartbeatSlackMs) {
+            if (session->leaveByMs != 0 && nowMs >= session->leaveByMs) {
+                expired.emplace_back(session, v1::DRAINING);
+            } else if (nowMs - session->lastHeardMs > 2 * qint64(m_options.heartbeatMs) + HeartbeatSlackMs) {
                 expired.emplace_back(session, v1::HEARTBEAT_TIMEOUT);
             } else if (nowMs >= session->nextPingMs) {
                 v1::ServerFrame ping;
@@ -295,7 +345,9 @@ void Worker::sweep()
     }
     for (const auto &[session, code] : expired)
         closeSession(session, code,
-                     code == v1::HANDSHAKE_TIMEOUT ? u"no hello in time"_s : u"heartbeat timeout"_s);
+                     code == v1::HANDSHAKE_TIMEOUT ? u"no hello in time"_s
+                     : code == v1::DRAINING        ? u"node draining"_s
+                                                   : u"heartbeat timeout"_s);
     for (Session *session : unresponsive)
         session->socket()->abort();
 }

@@ -58,6 +58,10 @@ public:
     void takeSocket(qintptr socketDescriptor);
     // Closes every session with a retry-range code: clients resume elsewhere.
     void closeAll(v1::ErrorCode code, const QString &reason);
+    // Draining: tells `sessionsPerSecond` clients a second to reconnect
+    // elsewhere (a Reconnect frame with a jittered delay), closes those that
+    // have not gone after a grace period, and turns new clients away.
+    void setDraining(bool draining, int sessionsPerSecond);
 
 private:
     void onNewConnection();
@@ -65,6 +69,7 @@ private:
     void onHello(Session *session, const v1::Hello &hello);
     void drainInbox();
     void sweep();
+    void drainStep();
     void fail(Session *session, v1::ErrorCode code, const QString &text);
     void closeSession(Session *session, int code, const QString &reason);
     void removeSession(Session *session);
@@ -76,6 +81,9 @@ private:
     TokenSigner m_signer;
     QWebSocketServer *m_server = nullptr;
     QTimer *m_sweepTimer = nullptr;
+    QTimer *m_drainTimer = nullptr;
+    bool m_draining = false;
+    int m_drainPerTick = 1;
     quint64 m_nextSessionId = 1;
     std::unordered_map<QWebSocket *, std::unique_ptr<Session>> m_sessions;
     QHash<QString, std::vector<Session *>> m_readers; // stream -> live sessions reading it
