@@ -132,6 +132,9 @@ void PushServer::startDrain()
                    << m_options.drainRate << "a second";
     for (Worker *worker : m_workers)
         QMetaObject::invokeMethod(worker, [worker, perWorker] { worker->setDraining(true, perWorker); });
+    // The decision servers stop sending clients here as soon as they know.
+    if (m_reporter)
+        m_reporter->reportNow();
 }
 
 void PushServer::undrain()
@@ -142,6 +145,8 @@ void PushServer::undrain()
     qCInfo(lcPush) << "drain cancelled: accepting clients again";
     for (Worker *worker : m_workers)
         QMetaObject::invokeMethod(worker, [worker] { worker->setDraining(false, 0); });
+    if (m_reporter)
+        m_reporter->reportNow();
 }
 
 v1::NodeState PushServer::state() const

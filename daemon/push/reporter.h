@@ -27,6 +27,8 @@ public:
 
     void start();
     void stop();
+    // Reports at once, e.g. when the node's state changed.
+    void reportNow() { sendReports(); }
 
 private:
     void sendReports();

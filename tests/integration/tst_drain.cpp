@@ -1,0 +1,317 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// Draining a push node, as an operator does it: through the decision
+// server's admin API, or with SIGTERM to the node. A decision-only bfgd,
+// push-only bfgd nodes reporting to it and the real bfg-probe: every client
+// of the drained node ends up on the other one, none is lost on the way,
+// and a draining node turns newcomers away with a Reconnect (DRAINING).
+//
+// Each push node has a broker of its own, so a user moved to another node
+// cannot replay its history there: the probe only connects and listens
+// (--no-publish) and the tests check connections, not messages.
+#include <csignal>
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QProcess>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QWebSocket>
+
+#include "bfg/v1/frames.pb.h"
+#include "common/protocol.h"
+#include "tests/support/bfgdprocess.h"
+
+using namespace Qt::Literals::StringLiterals;
+using bfg::test::BfgdProcess;
+
+namespace {
+constexpr int WaitMs = 10000;
+constexpr int ConnectMs = 30000; // every probe user live
+constexpr int DrainMs = 20000;   // every client moved off a drained node
+constexpr int ProbeUsers = 300;
+
+QString randomSecret()
+{
+    QByteArray bytes(16, Qt::Uninitialized);
+    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
+    return QString::fromLatin1(bytes.toHex()); // 32 characters
+}
+} // namespace
+
+class TestDrain : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void cleanup();
+
+    void drainMovesEveryClientToTheOtherNode();
+    void sigtermDrainsBeforeExiting();
+    void newClientsAreTurnedAwayWhileDraining();
+
+private:
+    struct HttpResult
+    {
+        int status = 0;
+        QByteArray body;
+        QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
+    };
+    HttpResult http(const QByteArray &method, const QString &path);
+    // The node as GET /v1/cluster shows it; empty when the decision server
+    // does not know it (yet).
+    QJsonObject node(const BfgdProcess &push);
+    int connections(const BfgdProcess &push) { return node(push).value(u"connections"_s).toInt(-1); }
+    QString state(const BfgdProcess &push) { return node(push).value(u"state"_s).toString(); }
+    bool eligible(const BfgdProcess &push) { return node(push).value(u"eligible"_s).toBool(); }
+
+    // A decision server and `pushNodes` push nodes reporting to it, each
+    // eligible; fails the test otherwise.
+    void startCluster(int pushNodes);
+    void startProbe();
+    // Interrupts the probe (it prints and writes its summary) and reads it.
+    QJsonObject stopProbe();
+
+    QString m_secret = randomSecret();
+    std::unique_ptr<BfgdProcess> m_decision;
+    std::vector<std::unique_ptr<BfgdProcess>> m_push;
+    std::unique_ptr<QProcess> m_probe;
+    QTemporaryDir m_probeDir;
+    QNetworkAccessManager m_network;
+};
+
+TestDrain::HttpResult TestDrain::http(const QByteArray &method, const QString &path)
+{
+    QNetworkRequest request(m_decision->decisionUrl().resolved(QUrl(path)));
+    request.setRawHeader("Authorization", "Bearer " + m_decision->adminKey());
+    request.setTransferTimeout(5000);
+    QNetworkReply *reply = m_network.sendCustomRequest(request, method);
+    HttpResult result;
+    if (QTest::qWaitFor([reply] { return reply->isFinished(); }, WaitMs)) {
+        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+        result.body = reply->readAll();
+    } else {
+        reply->abort();
+    }
+    reply->deleteLater();
+    return result;
+}
+
+QJsonObject TestDrain::node(const BfgdProcess &push)
+{
+    const QJsonArray nodes = http("GET", u"/v1/cluster"_s).json().value(u"nodes"_s).toArray();
+    for (const QJsonValue &value : nodes) {
+        if (value.toObject().value(u"id"_s).toString() == push.nodeId())
+            return value.toObject();
+    }
+    return {};
+}
+
+void TestDrain::startCluster(int pushNodes)
+{
+    QString error;
+    m_decision = std::make_unique<BfgdProcess>(
+        QStringList{u"--role"_s, u"decision"_s, u"--set"_s, u"general/secret="_s + m_secret});
+    QVERIFY2(m_decision->start(&error), qPrintable(error));
+    QVERIFY(m_decision->adminKey().size() >= 16);
+    for (int i = 0; i < pushNodes; ++i) {
+        m_push.push_back(std::make_unique<BfgdProcess>(
+            QStringList{u"--role"_s, u"push"_s, u"--set"_s, u"general/secret="_s + m_secret,
+                        u"--decision-url"_s, m_decision->decisionUrl().toString()}));
+        QVERIFY2(m_push.back()->start(&error), qPrintable(error));
+        QVERIFY(!m_push.back()->nodeId().isEmpty());
+    }
+    for (const auto &push : m_push) {
+        QTRY_VERIFY_WITH_TIMEOUT(eligible(*push), WaitMs);
+        QCOMPARE(state(*push), u"active"_s);
+    }
+}
+
+void TestDrain::startProbe()
+{
+    m_probe = std::make_unique<QProcess>();
+    m_probe->setProcessChannelMode(QProcess::MergedChannels);
+    // Long enough to outlast every test; stopProbe() interrupts it.
+    m_probe->start(bfg::test::probePath(),
+                   {u"--decision"_s, m_decision->decisionUrl().toString(), u"--users"_s,
+                    QString::number(ProbeUsers), u"--no-publish"_s, u"--duration"_s, u"120"_s, u"--ramp-ms"_s,
+                    u"1000"_s, u"--json"_s, m_probeDir.filePath(u"probe.json"_s), u"--quiet"_s});
+    QVERIFY2(m_probe->waitForStarted(5000), qPrintable(m_probe->errorString()));
+}
+
+QJsonObject TestDrain::stopProbe()
+{
+    if (m_probe->state() == QProcess::Running)
+        ::kill(pid_t(m_probe->processId()), SIGINT);
+    if (!QTest::qWaitFor([this] { return m_probe->state() == QProcess::NotRunning; }, 30000))
+        return {};
+    const QByteArray output = m_probe->readAll();
+    qInfo().noquote() << "probe:" << QString::fromUtf8(output).trimmed();
+    QFile json(m_probeDir.filePath(u"probe.json"_s));
+    if (!json.open(QIODevice::ReadOnly))
+        return {};
+    QJsonObject summary = QJsonDocument::fromJson(json.readAll()).object();
+    summary.insert(u"exit_code"_s, m_probe->exitStatus() == QProcess::NormalExit ? m_probe->exitCode() : -1);
+    return summary;
+}
+
+void TestDrain::cleanup()
+{
+    if (m_probe) {
+        m_probe->kill();
+        m_probe->waitForFinished(5000);
+        m_probe.reset();
+    }
+    QFile::remove(m_probeDir.filePath(u"probe.json"_s));
+    for (auto &push : m_push) {
+        if (push->isRunning())
+            push->kill();
+    }
+    m_push.clear();
+    if (m_decision && m_decision->isRunning())
+        m_decision->stop();
+    m_decision.reset();
+}
+
+void TestDrain::drainMovesEveryClientToTheOtherNode()
+{
+    startCluster(2);
+    if (QTest::currentTestFailed())
+        return;
+    const BfgdProcess &a = *m_push[0];
+    const BfgdProcess &b = *m_push[1];
+    startProbe();
+    if (QTest::currentTestFailed())
+        return;
+
+    // Every user connected, spread over both nodes.
+    QTRY_COMPARE_WITH_TIMEOUT(connections(a) + connections(b), ProbeUsers, ConnectMs);
+    QVERIFY(connections(a) > 0);
+    QVERIFY(connections(b) > 0);
+
+    const HttpResult drained = http("POST", u"/v1/nodes/%1/drain"_s.arg(a.nodeId()));
+    QVERIFY2(drained.status == 200, drained.body.constData());
+    QCOMPARE(node(a).value(u"admin_state"_s).toString(), u"draining"_s);
+    QVERIFY(!eligible(a));
+
+    // The node tells D it has drained, and its clients are all on B.
+    QTRY_COMPARE_WITH_TIMEOUT(state(a), u"drained"_s, DrainMs);
+    QCOMPARE(connections(a), 0);
+    QVERIFY(!eligible(a));
+    QTRY_COMPARE_WITH_TIMEOUT(connections(b), ProbeUsers, DrainMs);
+    QCOMPARE(connections(a), 0);
+
+    // The operator's action is on record.
+    bool audited = false;
+    const QJsonObject audit = http("GET", u"/v1/audit?since=0"_s).json();
+    for (const QJsonValue &value : audit.value(u"entries"_s).toArray()) {
+        const QJsonObject entry = value.toObject();
+        audited |= entry.value(u"action"_s).toString() == u"drain"_s &&
+                   entry.value(u"target"_s).toString() == a.nodeId();
+    }
+    QVERIFY2(audited, QJsonDocument(audit).toJson().constData());
+
+    // Undrained, the node takes clients again.
+    const HttpResult undrained = http("POST", u"/v1/nodes/%1/undrain"_s.arg(a.nodeId()));
+    QVERIFY2(undrained.status == 200, undrained.body.constData());
+    QTRY_COMPARE_WITH_TIMEOUT(state(a), u"active"_s, WaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(eligible(a), WaitMs);
+    QCOMPARE(node(a).value(u"admin_state"_s).toString(), u"active"_s);
+
+    const QJsonObject summary = stopProbe();
+    QVERIFY2(!summary.isEmpty(), "the probe wrote no summary");
+    QCOMPARE(summary.value(u"users_live"_s).toInt(), ProbeUsers);
+    QCOMPARE(summary.value(u"users_live_at_end"_s).toInt(), ProbeUsers);
+    QCOMPARE(summary.value(u"failed_clients"_s).toInt(), 0);
+    QCOMPARE(summary.value(u"verdict"_s).toString(), u"pass"_s);
+    QCOMPARE(summary.value(u"exit_code"_s).toInt(), 0);
+    // Every client of A came back through the decision server.
+    QVERIFY(summary.value(u"reconnects"_s).toInteger() > 0);
+}
+
+void TestDrain::sigtermDrainsBeforeExiting()
+{
+    startCluster(2);
+    if (QTest::currentTestFailed())
+        return;
+    BfgdProcess &a = *m_push[0];
+    const BfgdProcess &b = *m_push[1];
+    startProbe();
+    if (QTest::currentTestFailed())
+        return;
+
+    QTRY_COMPARE_WITH_TIMEOUT(connections(a) + connections(b), ProbeUsers, ConnectMs);
+    QVERIFY(connections(a) > 0);
+    QVERIFY(connections(b) > 0);
+
+    // Graceful: drained (well within push/drain_timeout_ms), then exit 0.
+    QCOMPARE(a.stop(), 0);
+    QVERIFY(!a.isRunning());
+    const QByteArray log = a.output();
+    QVERIFY2(log.contains("drained in") && !log.contains("drain timeout"), log.constData());
+
+    QTRY_COMPARE_WITH_TIMEOUT(connections(b), ProbeUsers, DrainMs);
+
+    const QJsonObject summary = stopProbe();
+    QVERIFY2(!summary.isEmpty(), "the probe wrote no summary");
+    QCOMPARE(summary.value(u"users_live_at_end"_s).toInt(), ProbeUsers);
+    QCOMPARE(summary.value(u"failed_clients"_s).toInt(), 0);
+    QCOMPARE(summary.value(u"verdict"_s).toString(), u"pass"_s);
+    QCOMPARE(summary.value(u"exit_code"_s).toInt(), 0);
+}
+
+void TestDrain::newClientsAreTurnedAwayWhileDraining()
+{
+    startCluster(1);
+    if (QTest::currentTestFailed())
+        return;
+    const BfgdProcess &push = *m_push[0];
+
+    // A token fetched before the drain (connect tokens last a minute).
+    const HttpResult assigned = http("GET", u"/v1/assign?user=drain-newcomer"_s);
+    QVERIFY2(assigned.status == 200, assigned.body.constData());
+    const QString token = assigned.json().value(u"token"_s).toString();
+    const QUrl uri(assigned.json().value(u"uri"_s).toString());
+    QVERIFY(!token.isEmpty());
+    QVERIFY(uri.isValid());
+
+    const HttpResult drained = http("POST", u"/v1/nodes/%1/drain"_s.arg(push.nodeId()));
+    QVERIFY2(drained.status == 200, drained.body.constData());
+    QTRY_COMPARE_WITH_TIMEOUT(http("GET", u"/v1/assign?user=drain-latecomer"_s).status, 503, WaitMs);
+    // The node got the command: it reports itself drained (it had no client).
+    QTRY_COMPARE_WITH_TIMEOUT(state(push), u"drained"_s, WaitMs);
+
+    QWebSocket socket;
+    QList<QByteArray> frames;
+    connect(&socket, &QWebSocket::binaryMessageReceived, this,
+            [&frames](const QByteArray &frame) { frames.append(frame); });
+    socket.open(uri);
+    QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::ConnectedState, WaitMs);
+
+    bfg::v1::ClientFrame hello;
+    hello.mutable_hello()->set_token(token.toStdString());
+    hello.mutable_hello()->set_client("tst_drain");
+    socket.sendBinaryMessage(bfg::protocol::encode(hello));
+
+    QTRY_VERIFY_WITH_TIMEOUT(!frames.isEmpty(), WaitMs);
+    bfg::v1::ServerFrame frame;
+    QVERIFY(bfg::protocol::decode(frames.constFirst(), &frame));
+    QCOMPARE(frame.kind_case(), bfg::v1::ServerFrame::kReconnect);
+    QCOMPARE(frame.reconnect().code(), bfg::v1::DRAINING);
+    QVERIFY(frame.reconnect().retry_after_ms() < 60000);
+
+    QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, WaitMs);
+    QCOMPARE(int(socket.closeCode()), int(bfg::v1::DRAINING));
+    QCOMPARE(frames.size(), 1); // no Welcome: the client was not taken
+    QCOMPARE(connections(push), 0);
+}
+
+QTEST_GUILESS_MAIN(TestDrain)
+#include "tst_drain.moc"
