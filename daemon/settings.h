@@ -26,8 +26,8 @@ struct DaemonSettings
     PushOptions push;
     LocalBrokerOptions broker;
 
-    QString secret;     // general/secret
-    QString secretFile; // general/secret_file
+    QString secret;       // general/secret
+    QString secretFile;   // general/secret_file
     QString adminKeyFile; // set when bfgd made or reused data_dir/admin-key
 
     // One line per key with its effective value, for --print-config.

@@ -20,8 +20,8 @@ struct NodeRecord
     QString uri;
     QString publishUri;
     QString region;
-    int capacity = 0;         // as the node reported it (push/capacity)
-    int capacityOverride = 0; // set by the operator; 0: none
+    int capacity = 0;          // as the node reported it (push/capacity)
+    int capacityOverride = 0;  // set by the operator; 0: none
     int suggestedCapacity = 0; // connections at which p99 first exceeded the SLO; 0: not seen
     int connections = 0;
     QString state = QStringLiteral("active");      // as the node reported it
