@@ -24,6 +24,7 @@
 #include "common/protocol.h"
 #include "common/token.h"
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/testhttp.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::test::BfgdProcess;
@@ -39,17 +40,7 @@ const QByteArray ProtobufType = QByteArrayLiteral("application/x-protobuf");
 const QString UnknownNode = u"no-such-node"_s;
 const QString NodePlaceholder = u"{node}"_s; // replaced by the real push node's id
 
-struct HttpResult
-{
-    int status = 0;
-    QByteArray contentType;
-    QByteArray retryAfter;
-    QByteArray body;
-
-    QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-    QString errorCode() const { return json().value(u"error"_s).toObject().value(u"code"_s).toString(); }
-    QString describe() const { return u"HTTP %1 %2"_s.arg(status).arg(QString::fromUtf8(body.left(300))); }
-};
+using bfg::test::HttpResult;
 
 // An "old"/"new" audit value as text, whether the server writes "80" or 80.
 QString auditText(const QJsonValue &value)
@@ -66,10 +57,7 @@ QJsonObject findNode(const QJsonObject &cluster, const QString &id)
     return {};
 }
 
-QByteArray bearer(const QByteArray &key)
-{
-    return "Bearer " + key;
-}
+using bfg::test::bearer;
 } // namespace
 
 class TestAdminApi : public QObject
@@ -162,25 +150,14 @@ HttpResult TestAdminApi::http(const QByteArray &method, const QUrl &base, const 
                               const QByteArray &authorization, const QByteArray &body,
                               const QByteArray &accept)
 {
-    QNetworkRequest request(base.resolved(QUrl(path)));
-    if (!authorization.isEmpty())
-        request.setRawHeader("Authorization", authorization);
-    if (!body.isEmpty())
-        request.setHeader(QNetworkRequest::ContentTypeHeader, JsonType);
-    if (!accept.isEmpty())
-        request.setRawHeader("Accept", accept);
-    QNetworkReply *reply = m_network.sendCustomRequest(request, method, body);
-    HttpResult result;
-    if (QTest::qWaitFor([reply] { return reply->isFinished(); }, WaitMs)) {
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
-        result.retryAfter = reply->rawHeader("Retry-After");
-        result.body = reply->readAll();
-    } else {
-        reply->abort();
-    }
-    reply->deleteLater();
-    return result;
+    bfg::test::HttpCall call;
+    call.method = method;
+    call.url = base.resolved(QUrl(path));
+    call.body = body;
+    call.contentType = body.isEmpty() ? QByteArray() : JsonType;
+    call.authorization = authorization;
+    call.accept = accept;
+    return bfg::test::httpCall(m_network, call, WaitMs);
 }
 
 HttpResult TestAdminApi::assign(const QUrl &decision, const QString &user)

@@ -22,6 +22,7 @@
 #include "common/protocol.h"
 #include "common/token.h"
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/testhttp.h"
 
 using namespace Qt::Literals::StringLiterals;
 namespace v1 = bfg::v1;
@@ -33,12 +34,7 @@ constexpr int HandshakeTimeoutMs = 2000; // short, so that a silent client is cu
 const QByteArray JsonType = QByteArrayLiteral("application/json");
 const QByteArray ProtobufType = QByteArrayLiteral("application/x-protobuf");
 
-struct HttpResult
-{
-    int status = 0;
-    QByteArray contentType;
-    QByteArray body;
-};
+using bfg::test::HttpResult;
 
 // A WebSocket client that records every ServerFrame and how the node closed.
 class WsClient : public QObject
@@ -165,22 +161,14 @@ bool TestBadInput::http(const QByteArray &method, const QUrl &url, const QByteAr
                         const QByteArray &body, HttpResult *result,
                         const QList<std::pair<QByteArray, QByteArray>> &headers)
 {
-    QNetworkRequest request(url);
-    if (!contentType.isEmpty())
-        request.setHeader(QNetworkRequest::ContentTypeHeader, contentType);
-    for (const auto &[name, value] : headers)
-        request.setRawHeader(name, value);
-    QNetworkReply *reply = m_network.sendCustomRequest(request, method, body);
-    const bool finished = QTest::qWaitFor([reply] { return reply->isFinished(); }, WaitMs);
-    if (finished) {
-        result->status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result->contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
-        result->body = reply->readAll();
-    } else {
-        reply->abort();
-    }
-    reply->deleteLater();
-    return finished;
+    bfg::test::HttpCall call;
+    call.method = method;
+    call.url = url;
+    call.body = body;
+    call.contentType = contentType;
+    call.headers = headers;
+    *result = bfg::test::httpCall(m_network, call, WaitMs);
+    return result->finished;
 }
 
 bool TestBadInput::assign(const QString &user, v1::AssignResponse *response)

@@ -25,6 +25,7 @@
 #include <QTest>
 
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/testhttp.h"
 #include "tests/support/postgresserver.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -79,12 +80,7 @@ private Q_SLOTS:
     void clientsRideOutTheLossOfTheFirstDecisionServer();
 
 private:
-    struct HttpResult
-    {
-        int status = 0;
-        QByteArray body;
-        QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-    };
+    using HttpResult = bfg::test::HttpResult;
     HttpResult http(const QByteArray &method, const QUrl &url, const QByteArray &key,
                     const QByteArray &body = {});
     QJsonObject cluster(const BfgdProcess &decision, const QByteArray &key = OpsKey)
@@ -107,22 +103,13 @@ private:
 TestDecisionFallback::HttpResult TestDecisionFallback::http(const QByteArray &method, const QUrl &url,
                                                             const QByteArray &key, const QByteArray &body)
 {
-    QNetworkRequest request(url);
-    if (!key.isEmpty())
-        request.setRawHeader("Authorization", "Bearer " + key);
-    if (!body.isEmpty())
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    request.setTransferTimeout(5000);
-    QNetworkReply *reply = m_network.sendCustomRequest(request, method, body);
-    HttpResult result;
-    if (QTest::qWaitFor([reply] { return reply->isFinished(); }, WaitMs)) {
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.body = reply->readAll();
-    } else {
-        reply->abort();
-    }
-    reply->deleteLater();
-    return result;
+    bfg::test::HttpCall call;
+    call.method = method;
+    call.url = url;
+    call.body = body;
+    call.contentType = body.isEmpty() ? QByteArray() : QByteArrayLiteral("application/json");
+    call.authorization = key.isEmpty() ? QByteArray() : bfg::test::bearer(key);
+    return bfg::test::httpCall(m_network, call, 5000);
 }
 
 QJsonObject TestDecisionFallback::pushNode(const BfgdProcess &decision)

@@ -28,6 +28,7 @@
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/testhttp.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::test::BfgdProcess;
@@ -58,12 +59,7 @@ private Q_SLOTS:
     void newClientsAreTurnedAwayWhileDraining();
 
 private:
-    struct HttpResult
-    {
-        int status = 0;
-        QByteArray body;
-        QJsonObject json() const { return QJsonDocument::fromJson(body).object(); }
-    };
+    using HttpResult = bfg::test::HttpResult;
     HttpResult http(const QByteArray &method, const QString &path);
     // The node as GET /v1/cluster shows it; empty when the decision server
     // does not know it (yet).
@@ -89,19 +85,11 @@ private:
 
 TestDrain::HttpResult TestDrain::http(const QByteArray &method, const QString &path)
 {
-    QNetworkRequest request(m_decision->decisionUrl().resolved(QUrl(path)));
-    request.setRawHeader("Authorization", "Bearer " + m_decision->adminKey());
-    request.setTransferTimeout(5000);
-    QNetworkReply *reply = m_network.sendCustomRequest(request, method);
-    HttpResult result;
-    if (QTest::qWaitFor([reply] { return reply->isFinished(); }, WaitMs)) {
-        result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-        result.body = reply->readAll();
-    } else {
-        reply->abort();
-    }
-    reply->deleteLater();
-    return result;
+    bfg::test::HttpCall call;
+    call.method = method;
+    call.url = m_decision->decisionUrl().resolved(QUrl(path));
+    call.authorization = bfg::test::bearer(m_decision->adminKey());
+    return bfg::test::httpCall(m_network, call, 5000);
 }
 
 QJsonObject TestDrain::node(const BfgdProcess &push)

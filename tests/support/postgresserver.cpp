@@ -21,6 +21,7 @@
 #endif
 #ifdef Q_OS_LINUX
 #include <sys/prctl.h>
+#include "tests/support/testhttp.h"
 #endif
 
 using namespace Qt::Literals::StringLiterals;
@@ -37,13 +38,6 @@ QString logPath(const QTemporaryDir &dir)
     return dir.filePath(u"postgres.log"_s);
 }
 
-quint16 freeLoopbackPort()
-{
-    QTcpServer server;
-    if (!server.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return server.serverPort();
-}
 } // namespace
 
 PostgresServer::PostgresServer() = default;

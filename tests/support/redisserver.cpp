@@ -8,6 +8,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
+#include "tests/support/testhttp.h"
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -18,13 +19,6 @@ constexpr int StartTimeoutMs = 10000;
 constexpr int StopTimeoutMs = 10000;
 constexpr int BindAttempts = 3;
 
-quint16 freeLoopbackPort()
-{
-    QTcpServer server;
-    if (!server.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return server.serverPort();
-}
 } // namespace
 
 RedisServer::RedisServer() = default;
