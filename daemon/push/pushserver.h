@@ -60,7 +60,6 @@ public:
     // are turned away; the node reports DRAINING, then DRAINED when empty.
     void startDrain();
     void undrain();
-    bool isDraining() const { return m_draining; }
     v1::NodeState state() const;
     // Graceful shutdown: drain for at most push/drain_timeout_ms, then stop()
     // and call `done`. An undrain from the decision servers cannot cancel it.

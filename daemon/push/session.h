@@ -43,8 +43,8 @@ public:
 
     qint64 lastHeardMs = 0;
     qint64 nextPingMs = 0;
-    qint64 helloDeadlineMs = 0;
-    qint64 leaveByMs = 0; // asked to reconnect elsewhere: closed if still here then
+    qint64 stageDeadlineMs = 0; // AwaitingHello: hello by then; Closing: gone by then
+    qint64 leaveByMs = 0;       // asked to reconnect elsewhere: closed if still here then
 
 private:
     QWebSocket *m_socket;

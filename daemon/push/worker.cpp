@@ -118,7 +118,7 @@ void Worker::onNewConnection()
         Session *session = owned.get();
         const qint64 nowMs = protocol::nowMs();
         session->lastHeardMs = nowMs;
-        session->helloDeadlineMs = nowMs + m_options.handshakeTimeoutMs;
+        session->stageDeadlineMs = nowMs + m_options.handshakeTimeoutMs;
         m_sessions.emplace(socket, std::move(owned));
         m_stats->connections.fetch_add(1, std::memory_order_relaxed);
 
@@ -322,7 +322,7 @@ void Worker::sweep()
         Session *session = owned.get();
         switch (session->stage()) {
         case Session::Stage::AwaitingHello:
-            if (nowMs >= session->helloDeadlineMs)
+            if (nowMs >= session->stageDeadlineMs)
                 expired.emplace_back(session, v1::HANDSHAKE_TIMEOUT);
             break;
         case Session::Stage::Live:
@@ -338,7 +338,7 @@ void Worker::sweep()
             }
             break;
         case Session::Stage::Closing:
-            if (nowMs >= session->helloDeadlineMs) // reused as the close deadline
+            if (nowMs >= session->stageDeadlineMs)
                 unresponsive.push_back(session);
             break;
         }
@@ -366,7 +366,7 @@ void Worker::closeSession(Session *session, int code, const QString &reason)
     if (session->stage() == Session::Stage::Closing)
         return;
     session->setStage(Session::Stage::Closing);
-    session->helloDeadlineMs = protocol::nowMs() + CloseGraceMs;
+    session->stageDeadlineMs = protocol::nowMs() + CloseGraceMs;
     // Close reasons are limited to 123 bytes by RFC 6455.
     session->socket()->close(QWebSocketProtocol::CloseCode(code), reason.left(100));
 }

@@ -72,6 +72,8 @@ private:
     // eligible; fails the test otherwise.
     void startCluster(int pushNodes);
     void startProbe();
+    // Decision + push nodes A and B, and the probe's users spread over both.
+    void startTwoNodesWithEveryUserConnected();
     // Interrupts the probe (it prints and writes its summary) and reads it.
     QJsonObject stopProbe();
 
@@ -168,21 +170,28 @@ void TestDrain::cleanup()
     m_decision.reset();
 }
 
-void TestDrain::drainMovesEveryClientToTheOtherNode()
+void TestDrain::startTwoNodesWithEveryUserConnected()
 {
     startCluster(2);
     if (QTest::currentTestFailed())
         return;
-    const BfgdProcess &a = *m_push[0];
-    const BfgdProcess &b = *m_push[1];
     startProbe();
     if (QTest::currentTestFailed())
         return;
-
-    // Every user connected, spread over both nodes.
+    const BfgdProcess &a = *m_push[0];
+    const BfgdProcess &b = *m_push[1];
     QTRY_COMPARE_WITH_TIMEOUT(connections(a) + connections(b), ProbeUsers, ConnectMs);
     QVERIFY(connections(a) > 0);
     QVERIFY(connections(b) > 0);
+}
+
+void TestDrain::drainMovesEveryClientToTheOtherNode()
+{
+    startTwoNodesWithEveryUserConnected();
+    if (QTest::currentTestFailed())
+        return;
+    const BfgdProcess &a = *m_push[0];
+    const BfgdProcess &b = *m_push[1];
 
     const HttpResult drained = http("POST", u"/v1/nodes/%1/drain"_s.arg(a.nodeId()));
     QVERIFY2(drained.status == 200, drained.body.constData());
@@ -226,18 +235,11 @@ void TestDrain::drainMovesEveryClientToTheOtherNode()
 
 void TestDrain::sigtermDrainsBeforeExiting()
 {
-    startCluster(2);
+    startTwoNodesWithEveryUserConnected();
     if (QTest::currentTestFailed())
         return;
     BfgdProcess &a = *m_push[0];
     const BfgdProcess &b = *m_push[1];
-    startProbe();
-    if (QTest::currentTestFailed())
-        return;
-
-    QTRY_COMPARE_WITH_TIMEOUT(connections(a) + connections(b), ProbeUsers, ConnectMs);
-    QVERIFY(connections(a) > 0);
-    QVERIFY(connections(b) > 0);
 
     // Graceful: drained (well within push/drain_timeout_ms), then exit 0.
     QCOMPARE(a.stop(), 0);
