@@ -5,7 +5,7 @@
 // broker gives each message the next sequence number of its stream, keeps
 // a bounded history for replay, and hands every stored message to the
 // subscribers of its stream in sequence order. Two implementations: the
-// in-process LocalBroker (single machine) and, later, Redis (cluster).
+// in-process LocalBroker (single machine) and RedisBroker (cluster).
 //
 // Threading: every method may be called from any thread.
 #pragma once
@@ -37,7 +37,9 @@ struct BrokerMessage
 using MessagePtr = std::shared_ptr<const BrokerMessage>;
 
 // Receives the live messages of the streams it subscribed. deliver() runs on
-// a broker thread with the stream's messages in order; it must not block.
+// a broker thread with each stream's messages in seq order; it must not
+// block. A jump in seq or a new epoch means the broker could not fill a gap
+// (history lost or trimmed): the subscriber makes its client resume.
 class Subscriber
 {
 public:
@@ -74,11 +76,19 @@ struct Subscription
     std::vector<MessagePtr> replay; // messages after `from` up to `seq`, in order
 };
 
+// What a node reports about its broker.
+struct BrokerHealth
+{
+    bool up = true;
+    QString state; // "local", "redis up", "redis down: <reason>" ...
+};
+
 class Broker
 {
 public:
     using PublishCallback =
         std::function<void(const std::vector<PublishResult> &results, const QString &error)>;
+    using SubscribeCallback = std::function<void(const Subscription &subscription, const QString &error)>;
 
     virtual ~Broker() = default;
 
@@ -86,18 +96,28 @@ public:
     // Finishes what was accepted (stores and delivers it), then stops.
     virtual void stop() = 0;
 
-    // Stores `items` (all or none) and delivers them to their subscribers,
-    // then calls `done` on `context`'s thread. `context` must outlive the
-    // broker's stop(). On failure `error` is set and results are empty.
+    // Stores `items` and delivers them to their subscribers, then calls
+    // `done` on `context`'s thread. `context` must outlive the broker's
+    // stop(). On failure `error` is set and results are empty; the items of
+    // one stream are stored all or none, but a failed batch that spans
+    // streams may have stored some of them (a publisher retries with message
+    // ids, which makes the retry store each message once).
     virtual void publish(std::vector<PublishItem> items, QObject *context, PublishCallback done) = 0;
 
-    // Registers `subscriber` for `stream` (counted: subscribe twice,
-    // unsubscribe twice) and, atomically with it, returns what came after
-    // `from`; without `from`, nothing is replayed. Live messages with a seq
-    // above the returned `seq` are delivered; some at or below it may be too.
-    virtual Subscription subscribe(const QString &stream, const std::optional<StreamPoint> &from,
-                                   Subscriber *subscriber) = 0;
+    // Registers `subscriber` for `stream` at once (counted: subscribe twice,
+    // unsubscribe twice), then calls `done` on `context`'s thread with what
+    // came after `from` (without `from`, nothing is replayed) up to
+    // Subscription::seq. Every message above that seq reaches deliver(), in
+    // order; some may arrive before `done` runs, and some at or below seq may
+    // arrive too. On error (broker unreachable) `done` gets the text and the
+    // caller still owes the unsubscribe. `context` must outlive the call.
+    virtual void subscribe(const QString &stream, const std::optional<StreamPoint> &from,
+                           Subscriber *subscriber, QObject *context, SubscribeCallback done) = 0;
+    // After it returns, `subscriber` gets no more messages of `stream` (unless
+    // subscribed again).
     virtual void unsubscribe(const QString &stream, Subscriber *subscriber) = 0;
+
+    virtual BrokerHealth health() const = 0;
 };
 
 } // namespace bfg

@@ -162,8 +162,19 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
     m_wake.notify_one();
 }
 
-Subscription LocalBroker::subscribe(const QString &name, const std::optional<StreamPoint> &from,
-                                    Subscriber *subscriber)
+void LocalBroker::subscribe(const QString &stream, const std::optional<StreamPoint> &from,
+                            Subscriber *subscriber, QObject *context, SubscribeCallback done)
+{
+    QMetaObject::invokeMethod(
+        context,
+        [done = std::move(done), subscription = subscribeNow(stream, from, subscriber)] {
+            done(subscription, {});
+        },
+        Qt::QueuedConnection);
+}
+
+Subscription LocalBroker::subscribeNow(const QString &name, const std::optional<StreamPoint> &from,
+                                       Subscriber *subscriber)
 {
     std::lock_guard lock(m_mutex);
     Stream &stream = streamLocked(name, protocol::nowUs());

@@ -42,9 +42,15 @@ public:
     bool start(QString *error) override;
     void stop() override;
     void publish(std::vector<PublishItem> items, QObject *context, PublishCallback done) override;
-    Subscription subscribe(const QString &stream, const std::optional<StreamPoint> &from,
-                           Subscriber *subscriber) override;
+    void subscribe(const QString &stream, const std::optional<StreamPoint> &from, Subscriber *subscriber,
+                   QObject *context, SubscribeCallback done) override;
     void unsubscribe(const QString &stream, Subscriber *subscriber) override;
+    BrokerHealth health() const override { return {true, QStringLiteral("local")}; }
+
+    // subscribe() without the round trip: registration and replay are one
+    // step under the broker's lock, so the answer can be returned at once.
+    Subscription subscribeNow(const QString &stream, const std::optional<StreamPoint> &from,
+                              Subscriber *subscriber);
 
     // Drops from memory what fell out of the history window by age and
     // forgets idle streams, as the writer does every second (tests call it).

@@ -127,6 +127,7 @@ void ClusterState::applyReport(const v1::NodeReport &report, qint64 nowMs)
     node.deliveredPerSec = report.delivered_per_sec();
     node.latencyP50Ms = report.latency_p50_ms();
     node.latencyP99Ms = report.latency_p99_ms();
+    node.broker = QString::fromStdString(report.broker());
     node.lastReportMs = nowMs;
     load->reserved = 0; // the report's connection count now includes them
 
@@ -259,6 +260,7 @@ v1::ClusterSnapshot ClusterState::snapshot(qint64 nowMs) const
         status->set_delivered_per_sec(node.deliveredPerSec);
         status->set_latency_p50_ms(node.latencyP50Ms);
         status->set_latency_p99_ms(node.latencyP99Ms);
+        status->set_broker(node.broker.toStdString());
         status->set_last_report_age_ms(node.lastReportMs ? nowMs - node.lastReportMs : -1);
         status->set_eligible(m_policy.isEligible(load, nowMs));
         connections += quint64(node.connections);

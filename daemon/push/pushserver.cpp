@@ -185,6 +185,11 @@ void PushServer::shutdown(std::function<void()> done)
     poll->start(100);
 }
 
+BrokerHealth PushServer::brokerHealth() const
+{
+    return m_broker->health();
+}
+
 LatencyHistogram PushServer::takeLatency()
 {
     LatencyHistogram all;

@@ -71,6 +71,7 @@ public:
     quint16 port() const;
     quint16 httpPort() const;
     const PushStats &stats() const { return m_stats; }
+    BrokerHealth brokerHealth() const;
     // Publish -> socket-write latency since the last call, all workers.
     LatencyHistogram takeLatency();
 

@@ -59,6 +59,7 @@ void Reporter::sendReports()
     report.set_latency_p50_ms(latency.percentileUs(50) / 1000.0);
     report.set_latency_p99_ms(latency.percentileUs(99) / 1000.0);
     report.set_sent_at_ms(nowMs);
+    report.set_broker(m_server->brokerHealth().state.toStdString());
     m_lastDelivered = delivered;
     m_lastReportMs = nowMs;
     const QByteArray body = protocol::encode(report);

@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "daemon/push/session.h"
 
+#include <algorithm>
+
 #include <QWebSocket>
 
 namespace bfg {
@@ -11,15 +13,49 @@ Session::Session(QWebSocket *socket, quint64 id)
     , m_id(id)
 {}
 
-Session::Delivery Session::deliver(const BrokerMessage &message)
+Session::StreamState &Session::addStream(const QString &stream)
 {
-    const auto it = m_delivered.find(message.stream);
-    if (m_stage != Stage::Live || it == m_delivered.end() || message.seq <= *it)
+    if (StreamState *known = this->stream(stream))
+        return *known;
+    return m_streams.emplace_back(stream, StreamState()).second;
+}
+
+Session::StreamState *Session::stream(const QString &stream)
+{
+    for (auto &[name, state] : m_streams) {
+        if (name == stream)
+            return &state;
+    }
+    return nullptr;
+}
+
+bool Session::allReady() const
+{
+    return std::all_of(m_streams.cbegin(), m_streams.cend(),
+                       [](const auto &entry) { return entry.second.ready; });
+}
+
+Session::Delivery Session::deliver(const MessagePtr &message)
+{
+    if (m_stage == Stage::AwaitingHello || m_stage == Stage::Closing)
         return Delivery::Skipped;
-    if (message.seq != *it + 1)
+    StreamState *state = stream(message->stream);
+    if (!state)
+        return Delivery::Skipped;
+    if (!state->ready || m_stage == Stage::Subscribing) {
+        if (state->held.size() >= MaxHeld)
+            return Delivery::Gap;
+        state->held.push_back(message);
+        return Delivery::Held;
+    }
+    if (message->epoch != state->epoch)
+        return Delivery::Gap; // the broker lost the stream: the client must learn it
+    if (message->seq <= state->delivered)
+        return Delivery::Skipped;
+    if (message->seq != state->delivered + 1)
         return Delivery::Gap;
-    *it = message.seq;
-    sendFrame(message.frame);
+    state->delivered = message->seq;
+    sendFrame(message->frame);
     return Delivery::Sent;
 }
 

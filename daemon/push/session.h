@@ -6,9 +6,10 @@
 // drives it; the session only knows how to send in order.
 #pragma once
 
-#include <QHash>
+#include <utility>
+#include <vector>
+
 #include <QString>
-#include <QStringList>
 
 #include "daemon/broker/broker.h"
 
@@ -19,8 +20,24 @@ namespace bfg {
 class Session
 {
 public:
-    enum class Stage { AwaitingHello, Live, Closing };
-    enum class Delivery { Sent, Skipped, Gap };
+    // AwaitingHello -> Subscribing (the broker answers each stream's
+    // subscription) -> Live (welcome sent) -> Closing.
+    enum class Stage { AwaitingHello, Subscribing, Live, Closing };
+    enum class Delivery { Sent, Skipped, Held, Gap };
+
+    // Live messages held per stream while its subscription is answered; a
+    // broker slower than this makes the client resume instead.
+    static constexpr size_t MaxHeld = 10000;
+
+    struct StreamState
+    {
+        QString epoch;
+        quint64 delivered = 0; // last seq sent to the client
+        bool ready = false;    // the broker answered the subscription
+        bool recovered = true;
+        std::vector<MessagePtr> replay; // the broker's answer, sent after the welcome
+        std::vector<MessagePtr> held;   // live messages that came before it
+    };
 
     explicit Session(QWebSocket *socket, quint64 id);
     Q_DISABLE_COPY_MOVE(Session)
@@ -32,18 +49,24 @@ public:
 
     QString userId() const { return m_userId; }
     void setUserId(const QString &userId) { m_userId = userId; }
-    // Streams this session is subscribed to, with the last seq it was sent.
-    const QHash<QString, quint64> &streams() const { return m_delivered; }
-    void setDelivered(const QString &stream, quint64 seq) { m_delivered.insert(stream, seq); }
 
-    // Sends `message` if it is the next of its stream for this client;
-    // skips what the client already has; reports a gap otherwise.
-    Delivery deliver(const BrokerMessage &message);
+    // The streams this session reads, in the order of its token.
+    const std::vector<std::pair<QString, StreamState>> &streams() const { return m_streams; }
+    std::vector<std::pair<QString, StreamState>> &streams() { return m_streams; }
+    StreamState &addStream(const QString &stream);
+    StreamState *stream(const QString &stream);
+    bool allReady() const;
+
+    // Sends `message` if it is the next of its stream for this client; skips
+    // what the client already has; holds it while the stream's subscription
+    // is unanswered; reports a gap (or a new epoch) otherwise.
+    Delivery deliver(const MessagePtr &message);
     void sendFrame(const QByteArray &frame);
 
     qint64 lastHeardMs = 0;
     qint64 nextPingMs = 0;
-    qint64 stageDeadlineMs = 0; // AwaitingHello: hello by then; Closing: gone by then
+    qint64 stageDeadlineMs = 0; // AwaitingHello: hello by then; Subscribing: answered by
+                                // then; Closing: gone by then
     qint64 leaveByMs = 0;       // asked to reconnect elsewhere: closed if still here then
 
 private:
@@ -51,7 +74,7 @@ private:
     quint64 m_id;
     Stage m_stage = Stage::AwaitingHello;
     QString m_userId;
-    QHash<QString, quint64> m_delivered;
+    std::vector<std::pair<QString, StreamState>> m_streams;
 };
 
 } // namespace bfg

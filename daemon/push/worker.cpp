@@ -48,8 +48,8 @@ Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats 
 Worker::~Worker()
 {
     for (auto &[socket, session] : m_sessions) {
-        for (auto it = session->streams().cbegin(); it != session->streams().cend(); ++it)
-            m_broker->unsubscribe(it.key(), this);
+        for (const auto &[stream, state] : session->streams())
+            m_broker->unsubscribe(stream, this);
     }
 }
 
@@ -152,7 +152,8 @@ void Worker::onFrame(Session *session, const QByteArray &bytes)
         fail(session, v1::PROTOCOL_VIOLATION, u"frame is not a bfg.v1.ClientFrame"_s);
         return;
     }
-    const bool live = session->stage() == Session::Stage::Live;
+    const bool live =
+        session->stage() == Session::Stage::Live || session->stage() == Session::Stage::Subscribing;
     switch (frame.kind_case()) {
     case v1::ClientFrame::kHello:
         if (live)
@@ -208,46 +209,103 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     }
 
     session->setUserId(check.claims.subject);
-    session->setStage(Session::Stage::Live);
+    session->setStage(Session::Stage::Subscribing);
+    session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
+    QWebSocket *socket = session->socket();
+    const quint64 sessionId = session->id();
+    for (const QString &stream : check.claims.streams) {
+        session->addStream(stream);
+        m_readers[stream].push_back(session);
+    }
+    // Every stream is registered before the first answer can arrive, so
+    // that a broker answering at once does not find the session half-built.
+    for (const QString &stream : check.claims.streams) {
+        const auto position = positions.constFind(stream);
+        std::optional<StreamPoint> from;
+        if (position != positions.cend())
+            from = *position;
+        m_broker->subscribe(
+            stream, from, this, this,
+            [this, socket, sessionId, stream](const Subscription &subscription, const QString &error) {
+                onSubscribed(socket, sessionId, stream, subscription, error);
+            });
+    }
+}
+
+Session *Worker::findSession(QWebSocket *socket, quint64 sessionId) const
+{
+    const auto it = m_sessions.find(socket);
+    return it != m_sessions.end() && it->second->id() == sessionId ? it->second.get() : nullptr;
+}
+
+void Worker::onSubscribed(QWebSocket *socket, quint64 sessionId, const QString &stream,
+                          const Subscription &subscription, const QString &error)
+{
+    Session *session = findSession(socket, sessionId);
+    if (!session || session->stage() != Session::Stage::Subscribing)
+        return; // gone (or failed on another stream) meanwhile
+    if (!error.isEmpty()) {
+        fail(session, v1::BROKER_UNAVAILABLE, u"cannot subscribe %1: %2"_s.arg(stream, error));
+        return;
+    }
+    Session::StreamState *state = session->stream(stream);
+    state->ready = true;
+    state->epoch = subscription.epoch;
+    state->delivered = subscription.seq;
+    state->recovered = subscription.recovered;
+    state->replay = subscription.replay;
+    if (session->allReady())
+        goLive(session);
+}
+
+void Worker::goLive(Session *session)
+{
     v1::ServerFrame welcomeFrame;
     v1::Welcome *welcome = welcomeFrame.mutable_welcome();
     welcome->set_session_id(
         u"%1-%2-%3"_s.arg(m_options.nodeId).arg(m_index).arg(session->id()).toStdString());
     welcome->set_node_id(m_options.nodeId.toStdString());
     welcome->set_heartbeat_interval_ms(quint32(m_options.heartbeatMs));
-
-    std::vector<std::vector<MessagePtr>> replays;
-    for (const QString &stream : check.claims.streams) {
-        const auto position = positions.constFind(stream);
-        std::optional<StreamPoint> from;
-        if (position != positions.cend())
-            from = *position;
-        Subscription subscription = m_broker->subscribe(stream, from, this);
-        m_readers[stream].push_back(session);
-        session->setDelivered(stream, subscription.seq);
-        v1::StreamState *state = welcome->add_streams();
-        state->set_stream(stream.toStdString());
-        state->set_epoch(subscription.epoch.toStdString());
-        state->set_seq(subscription.seq);
-        state->set_recovered(subscription.recovered);
-        replays.push_back(std::move(subscription.replay));
+    for (const auto &[stream, state] : session->streams()) {
+        v1::StreamState *out = welcome->add_streams();
+        out->set_stream(stream.toStdString());
+        out->set_epoch(state.epoch.toStdString());
+        out->set_seq(state.delivered);
+        out->set_recovered(state.recovered);
     }
     session->sendFrame(protocol::encode(welcomeFrame));
-    quint64 replayed = 0;
-    for (const std::vector<MessagePtr> &replay : replays) {
-        for (const MessagePtr &message : replay)
-            session->sendFrame(message->frame);
-        replayed += replay.size();
-    }
-    m_stats->replayed.fetch_add(replayed, std::memory_order_relaxed);
+    session->setStage(Session::Stage::Live);
 
     // The first ping comes at a random point of the first interval, so that
     // clients that connected together do not ping together forever.
-    const qint64 nowMs = protocol::nowMs();
     session->nextPingMs =
-        nowMs + qint64(QRandomGenerator::global()->bounded(quint32(m_options.heartbeatMs)) + 1);
+        protocol::nowMs() + qint64(QRandomGenerator::global()->bounded(quint32(m_options.heartbeatMs)) + 1);
+
+    // The replay, then what arrived live while the broker answered (the
+    // session skips what the replay already covered).
+    quint64 replayed = 0;
+    std::vector<MessagePtr> held;
+    for (auto &[stream, state] : session->streams()) {
+        for (const MessagePtr &message : state.replay)
+            session->sendFrame(message->frame);
+        replayed += state.replay.size();
+        held.insert(held.end(), state.held.begin(), state.held.end());
+        state.replay = {};
+        state.held = {};
+    }
+    m_stats->replayed.fetch_add(replayed, std::memory_order_relaxed);
     qCDebug(lcPush) << "session" << session->id() << "user" << session->userId() << "live, replayed"
-                    << replayed;
+                    << replayed << "held" << held.size();
+    quint64 sent = 0;
+    std::vector<Session *> toClose;
+    const qint64 nowUs = protocol::nowUs();
+    {
+        std::lock_guard latencyLock(m_latencyMutex);
+        for (const MessagePtr &message : held)
+            deliverTo(session, message, nowUs, &sent, &toClose);
+    }
+    m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
+    closeLagging(std::move(toClose)); // last: closing may end the session
 }
 
 void Worker::deliver(const MessagePtr &message)
@@ -271,33 +329,51 @@ void Worker::drainInbox()
     }
     const qint64 nowUs = protocol::nowUs();
     quint64 sent = 0;
-    std::vector<Session *> gaps;
-    std::lock_guard latencyLock(m_latencyMutex);
-    for (const MessagePtr &message : inbox) {
-        const auto readers = m_readers.constFind(message->stream);
-        if (readers == m_readers.cend())
-            continue;
-        for (Session *session : *readers) {
-            switch (session->deliver(*message)) {
-            case Session::Delivery::Sent:
-                ++sent;
-                m_latency.record(nowUs - message->publishTimeUs);
-                if (session->socket()->bytesToWrite() > m_options.maxSendQueueBytes)
-                    gaps.push_back(session); // handled below, outside the loop over readers
-                break;
-            case Session::Delivery::Skipped:
-                break;
-            case Session::Delivery::Gap:
-                qCWarning(lcPush) << "session" << session->id() << "missed messages of" << message->stream
-                                  << "before seq" << message->seq << "- asking it to resume";
-                gaps.push_back(session);
-                break;
-            }
+    std::vector<Session *> toClose;
+    {
+        std::lock_guard latencyLock(m_latencyMutex);
+        for (const MessagePtr &message : inbox) {
+            const auto readers = m_readers.constFind(message->stream);
+            if (readers == m_readers.cend())
+                continue;
+            for (Session *session : *readers)
+                deliverTo(session, message, nowUs, &sent, &toClose);
         }
     }
     m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
-    for (Session *session : gaps) {
-        if (session->stage() != Session::Stage::Live)
+    // Closed outside the loops over readers, which closing would change.
+    closeLagging(std::move(toClose));
+}
+
+void Worker::deliverTo(Session *session, const MessagePtr &message, qint64 nowUs, quint64 *sent,
+                       std::vector<Session *> *toClose)
+{
+    switch (session->deliver(message)) {
+    case Session::Delivery::Sent:
+        ++*sent;
+        m_latency.record(nowUs - message->publishTimeUs);
+        if (session->socket()->bytesToWrite() > m_options.maxSendQueueBytes)
+            toClose->push_back(session);
+        break;
+    case Session::Delivery::Skipped:
+    case Session::Delivery::Held:
+        break;
+    case Session::Delivery::Gap:
+        qCWarning(lcPush) << "session" << session->id() << "cannot continue" << message->stream << "at seq"
+                          << message->seq << "epoch" << message->epoch << "- asking it to resume";
+        toClose->push_back(session);
+        break;
+    }
+}
+
+void Worker::closeLagging(std::vector<Session *> sessions)
+{
+    // Once each: closing can end a session at once, and a session that
+    // missed one message misses the next ones too.
+    std::sort(sessions.begin(), sessions.end());
+    sessions.erase(std::unique(sessions.begin(), sessions.end()), sessions.end());
+    for (Session *session : sessions) {
+        if (session->stage() == Session::Stage::Closing)
             continue;
         const bool slow = session->socket()->bytesToWrite() > m_options.maxSendQueueBytes;
         closeSession(session, slow ? v1::SLOW_CONSUMER : v1::RESUME_GAP,
@@ -325,6 +401,10 @@ void Worker::sweep()
             if (nowMs >= session->stageDeadlineMs)
                 expired.emplace_back(session, v1::HANDSHAKE_TIMEOUT);
             break;
+        case Session::Stage::Subscribing:
+            if (nowMs >= session->stageDeadlineMs)
+                expired.emplace_back(session, v1::BROKER_UNAVAILABLE);
+            break;
         case Session::Stage::Live:
             if (session->leaveByMs != 0 && nowMs >= session->leaveByMs) {
                 expired.emplace_back(session, v1::DRAINING);
@@ -345,9 +425,10 @@ void Worker::sweep()
     }
     for (const auto &[session, code] : expired)
         closeSession(session, code,
-                     code == v1::HANDSHAKE_TIMEOUT ? u"no hello in time"_s
-                     : code == v1::DRAINING        ? u"node draining"_s
-                                                   : u"heartbeat timeout"_s);
+                     code == v1::HANDSHAKE_TIMEOUT    ? u"no hello in time"_s
+                     : code == v1::DRAINING           ? u"node draining"_s
+                     : code == v1::BROKER_UNAVAILABLE ? u"the broker did not answer in time"_s
+                                                      : u"heartbeat timeout"_s);
     for (Session *session : unresponsive)
         session->socket()->abort();
 }
@@ -377,15 +458,15 @@ void Worker::removeSession(Session *session)
     const auto it = m_sessions.find(socket);
     if (it == m_sessions.end())
         return;
-    for (auto stream = session->streams().cbegin(); stream != session->streams().cend(); ++stream) {
-        auto readers = m_readers.find(stream.key());
+    for (const auto &[stream, state] : session->streams()) {
+        auto readers = m_readers.find(stream);
         if (readers != m_readers.end()) {
             std::vector<Session *> &list = *readers;
             list.erase(std::remove(list.begin(), list.end(), session), list.end());
             if (list.empty())
                 m_readers.erase(readers);
         }
-        m_broker->unsubscribe(stream.key(), this);
+        m_broker->unsubscribe(stream, this);
     }
     m_sessions.erase(it);
     m_stats->connections.fetch_sub(1, std::memory_order_relaxed);

@@ -67,6 +67,15 @@ private:
     void onNewConnection();
     void onFrame(Session *session, const QByteArray &bytes);
     void onHello(Session *session, const v1::Hello &hello);
+    void onSubscribed(QWebSocket *socket, quint64 sessionId, const QString &stream,
+                      const Subscription &subscription, const QString &error);
+    void goLive(Session *session);
+    Session *findSession(QWebSocket *socket, quint64 sessionId) const;
+    // Hands `message` to `session`; sessions to close afterwards (a gap, a
+    // send queue over its limit) are added to `toClose`.
+    void deliverTo(Session *session, const MessagePtr &message, qint64 nowUs, quint64 *sent,
+                   std::vector<Session *> *toClose);
+    void closeLagging(std::vector<Session *> sessions);
     void drainInbox();
     void sweep();
     void drainStep();

@@ -70,6 +70,9 @@ const QList<Step> &steps(Database::Schema schema)
             u"CREATE INDEX audit_log_by_time ON audit_log (at_ms)"_s,
             u"CREATE TABLE admin_keys (name TEXT PRIMARY KEY, scope TEXT NOT NULL, key_hash TEXT NOT NULL)"_s,
         },
+        {
+            u"ALTER TABLE nodes ADD COLUMN broker TEXT NOT NULL DEFAULT ''"_s,
+        },
     };
     // SQLite only (the local broker's own file).
     static const QList<Step> history{

@@ -39,7 +39,7 @@ QList<NodeRecord> NodeTable::all(QString *error) const
     query.setForwardOnly(true);
     if (!query.exec(u"SELECT id, uri, publish_uri, region, capacity, capacity_override, suggested_capacity,"
                     " connections, state, admin_state, delivered_per_sec, latency_p50_ms, latency_p99_ms,"
-                    " last_report_ms FROM nodes ORDER BY id"_s)) {
+                    " last_report_ms, broker FROM nodes ORDER BY id"_s)) {
         if (error)
             *error = errorText(query);
         return nodes;
@@ -60,6 +60,7 @@ QList<NodeRecord> NodeTable::all(QString *error) const
         node.latencyP50Ms = query.value(11).toDouble();
         node.latencyP99Ms = query.value(12).toDouble();
         node.lastReportMs = query.value(13).toLongLong();
+        node.broker = query.value(14).toString();
         nodes.append(node);
     }
     return nodes;
@@ -70,18 +71,18 @@ bool NodeTable::saveReport(const NodeRecord &node, QString *error)
     QSqlQuery query(m_db);
     query.prepare(
         u"INSERT INTO nodes (id, uri, publish_uri, region, capacity, connections, state,"
-        " delivered_per_sec, latency_p50_ms, latency_p99_ms, last_report_ms)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " delivered_per_sec, latency_p50_ms, latency_p99_ms, last_report_ms, broker)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (id) DO UPDATE SET uri = excluded.uri, publish_uri = excluded.publish_uri,"
         " region = excluded.region, capacity = excluded.capacity, connections = excluded.connections,"
         " state = excluded.state, delivered_per_sec = excluded.delivered_per_sec,"
         " latency_p50_ms = excluded.latency_p50_ms, latency_p99_ms = excluded.latency_p99_ms,"
-        " last_report_ms = excluded.last_report_ms"_s);
+        " last_report_ms = excluded.last_report_ms, broker = excluded.broker"_s);
     for (const QVariant &value :
          {sqlText(node.id), sqlText(node.uri), sqlText(node.publishUri), sqlText(node.region),
           QVariant(node.capacity), QVariant(node.connections), sqlText(node.state),
           QVariant(node.deliveredPerSec), QVariant(node.latencyP50Ms), QVariant(node.latencyP99Ms),
-          QVariant(node.lastReportMs)})
+          QVariant(node.lastReportMs), sqlText(node.broker)})
         query.addBindValue(value);
     if (!query.exec()) {
         if (error)

@@ -30,6 +30,7 @@ struct NodeRecord
     double latencyP50Ms = 0;
     double latencyP99Ms = 0;
     qint64 lastReportMs = 0;
+    QString broker; // the node's broker state, as reported
 
     int effectiveCapacity() const { return capacityOverride > 0 ? capacityOverride : capacity; }
 };

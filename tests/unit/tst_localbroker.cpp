@@ -234,7 +234,7 @@ void TestLocalBroker::publishAnswersOnTheContextThreadAfterDelivery()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    broker.subscribe(u"user:alice"_s, std::nullopt, &collector);
+    broker.subscribeNow(u"user:alice"_s, std::nullopt, &collector);
 
     // A context living in another thread gets its answer there.
     QThread thread;
@@ -264,7 +264,7 @@ void TestLocalBroker::liveSubscriberGetsEveryMessageInOrder()
     QVERIFY2(broker.start(&error), qPrintable(error));
 
     Collector collector;
-    const Subscription subscription = broker.subscribe(u"user:alice"_s, std::nullopt, &collector);
+    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, std::nullopt, &collector);
     QVERIFY(!subscription.epoch.isEmpty());
     QCOMPARE(subscription.seq, quint64(0));
     QVERIFY(subscription.recovered);
@@ -295,7 +295,7 @@ void TestLocalBroker::deliveredFrameIsTheEncodedMessage()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    broker.subscribe(u"fx:EURUSD"_s, std::nullopt, &collector);
+    broker.subscribeNow(u"fx:EURUSD"_s, std::nullopt, &collector);
 
     const qint64 before = bfg::protocol::nowUs();
     const QByteArray payload("\x00\x01\xfe\xff", 4);
@@ -325,8 +325,8 @@ void TestLocalBroker::unsubscribeStopsDeliveryAndIsCounted()
     Collector collector;
     const QString stream = u"room:lobby"_s;
 
-    broker.subscribe(stream, std::nullopt, &collector);
-    broker.subscribe(stream, std::nullopt, &collector); // two sessions on one worker
+    broker.subscribeNow(stream, std::nullopt, &collector);
+    broker.subscribeNow(stream, std::nullopt, &collector); // two sessions on one worker
     QVERIFY(publish(broker, items(stream, 1, 1), this));
     QCOMPARE(collector.count(), 1); // once per subscriber, not per subscription
 
@@ -369,7 +369,7 @@ void TestLocalBroker::resumeReplaysWhatCameAfterThePosition()
     const QString epoch = results.front().epoch;
 
     Collector collector;
-    const Subscription subscription = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
+    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(10));
     QCOMPARE(subscription.recovered, recovered);
@@ -414,7 +414,7 @@ void TestLocalBroker::resumeOutsideTheHistoryWindowIsNotRecovered()
     const QString epoch = results.front().epoch;
 
     Collector collector;
-    const Subscription subscription = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
+    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(25)); // delivery goes on after the gap
     QCOMPARE(subscription.recovered, recovered);
@@ -449,7 +449,7 @@ void TestLocalBroker::resumeWithAnotherEpoch()
 
     Collector collector;
     const Subscription subscription =
-        broker.subscribe(u"user:alice"_s, StreamPoint{otherEpoch, from}, &collector);
+        broker.subscribeNow(u"user:alice"_s, StreamPoint{otherEpoch, from}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(6));
     QCOMPARE(subscription.recovered, recovered);
@@ -493,7 +493,7 @@ void TestLocalBroker::resumeWhilePublishingLosesNothing()
     QTRY_VERIFY_WITH_TIMEOUT(answered.load() >= 300, WaitMs);
 
     Collector collector;
-    const Subscription subscription = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
+    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
     subscribed = true;
     QTRY_VERIFY_WITH_TIMEOUT(finished.load(), WaitMs);
     publisher.join();
@@ -517,7 +517,7 @@ void TestLocalBroker::samePublishIdGetsTheOriginalSeq()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    broker.subscribe(u"user:alice"_s, std::nullopt, &collector);
+    broker.subscribeNow(u"user:alice"_s, std::nullopt, &collector);
 
     std::vector<PublishResult> first, retry, other, noId;
     QVERIFY(publish(broker, {{u"user:alice"_s, "order filled", u"msg-1"_s}}, this, &first));
@@ -571,7 +571,7 @@ void TestLocalBroker::messagesOlderThanTheAgeWindowAreNotReplayed()
     const QString epoch = results.front().epoch;
 
     Collector collector;
-    Subscription fresh = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
+    Subscription fresh = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
     broker.unsubscribe(u"user:alice"_s, &collector);
     QVERIFY(fresh.recovered);
     QCOMPARE(seqsOf(fresh.replay), range(1, 3));
@@ -579,7 +579,7 @@ void TestLocalBroker::messagesOlderThanTheAgeWindowAreNotReplayed()
     // Once older than a second, the messages leave the window.
     auto fromStart = [&] {
         broker.pruneNow();
-        Subscription s = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
+        Subscription s = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 0}, &collector);
         broker.unsubscribe(u"user:alice"_s, &collector);
         return s;
     };
@@ -589,13 +589,13 @@ void TestLocalBroker::messagesOlderThanTheAgeWindowAreNotReplayed()
     QCOMPARE(gone.seq, quint64(3));
     QCOMPARE(gone.epoch, epoch);
 
-    const Subscription old = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 1}, &collector);
+    const Subscription old = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 1}, &collector);
     broker.unsubscribe(u"user:alice"_s, &collector);
     QVERIFY(!old.recovered);
     QVERIFY(old.replay.empty());
 
     // A client that had everything loses nothing: the position outlives the messages.
-    const Subscription current = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 3}, &collector);
+    const Subscription current = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 3}, &collector);
     broker.unsubscribe(u"user:alice"_s, &collector);
     QVERIFY(current.recovered);
     QVERIFY(current.replay.empty());
@@ -624,7 +624,7 @@ void TestLocalBroker::restartKeepsEpochHistoryAndSequence()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    const Subscription subscription = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 2}, &collector);
+    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 2}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(5));
     QVERIFY(subscription.recovered);
@@ -664,10 +664,10 @@ void TestLocalBroker::restartKeepsTheCountWindow()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    const Subscription inside = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 15}, &collector);
+    const Subscription inside = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 15}, &collector);
     QVERIFY(inside.recovered);
     QCOMPARE(seqsOf(inside.replay), range(16, 25));
-    const Subscription outside = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 14}, &collector);
+    const Subscription outside = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 14}, &collector);
     QVERIFY(!outside.recovered);
     QVERIFY(outside.replay.empty());
     QCOMPARE(outside.seq, quint64(25));
@@ -694,7 +694,7 @@ void TestLocalBroker::lostDatabaseStartsANewEpoch()
     QString error;
     QVERIFY2(broker.start(&error), qPrintable(error));
     Collector collector;
-    const Subscription resumed = broker.subscribe(u"user:alice"_s, StreamPoint{epoch, 5}, &collector);
+    const Subscription resumed = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 5}, &collector);
     QVERIFY(resumed.epoch != epoch);
     QVERIFY(!resumed.epoch.isEmpty());
     QCOMPARE(resumed.seq, quint64(0));
