@@ -15,6 +15,7 @@
 
 #include "common/logging.h"
 #include "daemon/broker/localbroker.h"
+#include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
 #include "daemon/push/pushserver.h"
 #include "daemon/settings.h"
@@ -141,7 +142,7 @@ int main(int argc, char *argv[])
         QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));
 
     std::unique_ptr<bfg::DecisionServer> decision;
-    std::unique_ptr<bfg::LocalBroker> broker;
+    std::unique_ptr<bfg::Broker> broker;
     std::unique_ptr<bfg::PushServer> push;
     QStringList ready;
 
@@ -158,7 +159,10 @@ int main(int argc, char *argv[])
             settings.push.decisionUrls.append(decision->url());
     }
     if (settings.runPush) {
-        broker = std::make_unique<bfg::LocalBroker>(settings.broker);
+        if (settings.brokerType == u"redis"_s)
+            broker = std::make_unique<bfg::RedisBroker>(settings.redis);
+        else
+            broker = std::make_unique<bfg::LocalBroker>(settings.broker);
         if (!broker->start(&error)) {
             fprintf(stderr, "bfgd: %s\n", qPrintable(error));
             return 1;

@@ -35,10 +35,10 @@ public:
             value = m_overrides.value(key);
         else if (m_file && m_file->contains(fileKey(key)))
             value = m_file->value(fileKey(key)).toStringList().join(u',');
-        m_effective->append(
-            key + u" = "_s +
-            ((key == u"general/secret"_s || key == u"decision/admin_keys"_s) && !value.isEmpty() ? u"(set)"_s
-                                                                                                 : value));
+        static const QSet<QString> secrets{u"general/secret"_s, u"decision/admin_keys"_s,
+                                           u"push/publish_keys"_s, u"broker/redis_password"_s};
+        m_effective->append(key + u" = "_s +
+                            (secrets.contains(key) && !value.isEmpty() ? u"(set)"_s : value));
         m_known.insert(key);
         return value.trimmed();
     }
@@ -263,14 +263,30 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     for (QString &key : p.publishKeys)
         key = key.trimmed();
 
-    const QString brokerType = r.string(u"broker/type"_s, u"local"_s);
-    if (brokerType != u"local"_s)
-        r.problem(u"broker/type = \"%1\": this bfgd has the local broker only"_s.arg(brokerType));
+    s.brokerType = r.string(u"broker/type"_s, s.brokerType);
+    if (s.brokerType != u"local"_s && s.brokerType != u"redis"_s)
+        r.problem(u"broker/type = \"%1\": expected local or redis"_s.arg(s.brokerType));
     LocalBrokerOptions &b = s.broker;
     b.databasePath = r.path(u"broker/store"_s, u"history.db"_s, s.dataDir);
     b.historySize = r.integer(u"broker/history_size"_s, b.historySize, 1, 1'000'000);
     b.historyAgeSeconds = r.integer(u"broker/history_age_s"_s, b.historyAgeSeconds, 1, 7 * 86400);
     b.streamTtlSeconds = r.integer(u"broker/stream_ttl_s"_s, b.streamTtlSeconds, 60, 365 * 86400);
+    RedisBrokerOptions &redis = s.redis;
+    redis.historySize = b.historySize;
+    redis.historyAgeSeconds = b.historyAgeSeconds;
+    redis.streamTtlSeconds = b.streamTtlSeconds;
+    const QString redisAddress = r.string(u"broker/redis_address"_s, u"127.0.0.1:6379"_s);
+    const qsizetype colon = redisAddress.lastIndexOf(u':');
+    bool portOk = false;
+    const int redisPort = colon > 0 ? redisAddress.mid(colon + 1).toInt(&portOk) : 0;
+    if (!portOk || redisPort < 1 || redisPort > 65535)
+        r.problem(
+            u"broker/redis_address = \"%1\": expected HOST:PORT, e.g. 127.0.0.1:6379"_s.arg(redisAddress));
+    redis.host = redisAddress.left(colon);
+    redis.port = quint16(redisPort);
+    redis.password = r.string(u"broker/redis_password"_s, QString());
+    redis.db = r.integer(u"broker/redis_db"_s, redis.db, 0, 1000);
+    redis.timeoutMs = r.integer(u"broker/redis_timeout_ms"_s, redis.timeoutMs, 50, 60000);
 
     if (s.runPush && !s.runDecision && p.decisionUrls.isEmpty())
         r.problem(

@@ -11,6 +11,7 @@
 #include <QStringList>
 
 #include "daemon/broker/localbroker.h"
+#include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
 #include "daemon/push/pushoptions.h"
 
@@ -24,7 +25,9 @@ struct DaemonSettings
     QString logRules;
     DecisionOptions decision;
     PushOptions push;
-    LocalBrokerOptions broker;
+    QString brokerType = QStringLiteral("local"); // broker/type: local or redis
+    LocalBrokerOptions broker;                    // when local
+    RedisBrokerOptions redis;                     // when redis
 
     QString secret;       // general/secret
     QString secretFile;   // general/secret_file

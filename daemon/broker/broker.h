@@ -36,6 +36,10 @@ struct BrokerMessage
 };
 using MessagePtr = std::shared_ptr<const BrokerMessage>;
 
+// Builds a message and its frame.
+MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, qint64 publishTimeUs,
+                       QByteArray payload);
+
 // Receives the live messages of the streams it subscribed. deliver() runs on
 // a broker thread with each stream's messages in seq order; it must not
 // block. A jump in seq or a new epoch means the broker could not fill a gap

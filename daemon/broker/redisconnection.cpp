@@ -183,6 +183,17 @@ struct RedisConnection::Hooks
         if (pending->done)
             pending->done(copy);
     }
+
+    // Pub/sub replies: hiredis keeps calling this for every message of a
+    // subscribed channel (privdata is unused) and once with a null reply per
+    // channel when the context goes, which the disconnect signal covers.
+    static void onPubSub(redisAsyncContext *ac, void *reply, void *)
+    {
+        RedisConnection *self = of(ac->data);
+        if (!self || !reply || !self->m_messageHandler)
+            return;
+        self->m_messageHandler(copyReply(*static_cast<redisReply *>(reply)));
+    }
 };
 
 RedisConnection::RedisConnection(const QString &host, quint16 port, const QString &password, int db,
@@ -358,6 +369,30 @@ bool RedisConnection::send(const QList<QByteArray> &args, Callback done)
     }
     ++m_inFlight;
     return true;
+}
+
+bool RedisConnection::subscribe(const QList<QByteArray> &channels)
+{
+    return sendPubSub("SUBSCRIBE", channels);
+}
+
+bool RedisConnection::unsubscribe(const QList<QByteArray> &channels)
+{
+    return sendPubSub("UNSUBSCRIBE", channels);
+}
+
+bool RedisConnection::sendPubSub(const QByteArray &command, const QList<QByteArray> &channels)
+{
+    if (!m_connected || !m_ctx || channels.isEmpty())
+        return false;
+    std::vector<const char *> argv{command.constData()};
+    std::vector<size_t> lens{size_t(command.size())};
+    for (const QByteArray &channel : channels) {
+        argv.push_back(channel.constData());
+        lens.push_back(size_t(channel.size()));
+    }
+    return redisAsyncCommandArgv(m_ctx, &Hooks::onPubSub, nullptr, int(argv.size()), argv.data(),
+                                 lens.data()) == REDIS_OK;
 }
 
 void RedisConnection::failLater(Callback done, const QByteArray &text)

@@ -7,9 +7,15 @@
 // commands and gets RedisReply values back, so no caller touches hiredis
 // types. The connection heals itself: after a failed connect or a lost
 // connection it reconnects with exponential backoff and full jitter, sending
-// AUTH and SELECT first when configured. While it is down, commands fail at
-// once with an error reply instead of queueing; commands in flight when the
+// AUTH and SELECT first when configured. While it is down, commands fail at once
+// with an error reply instead of queueing; commands in flight when the
 // connection drops get their callback once, with an error.
+//
+// A connection is either a command connection (command()) or a pub/sub one
+// (subscribe()/unsubscribe() and the message handler), never both: Redis
+// takes no other commands on a subscribed connection. A pub/sub connection
+// forgets its channels when it drops; its owner subscribes again on
+// connected().
 #pragma once
 
 #include <functional>
@@ -91,6 +97,16 @@ public:
     // from inside this call) or the connection was lost mid-command.
     void command(const QList<QByteArray> &args, Callback done);
 
+    // Pub/sub. Every reply of a subscribed connection reaches `handler` on
+    // this object's thread: ["subscribe", channel, count], ["message",
+    // channel, payload], ["unsubscribe", channel, count]. Without a
+    // connection these do nothing (the owner subscribes on connected()).
+    // Do not SUBSCRIBE a channel whose UNSUBSCRIBE is unconfirmed: hiredis
+    // 0.14 would drop the new subscription's messages.
+    void setMessageHandler(Callback handler) { m_messageHandler = std::move(handler); }
+    bool subscribe(const QList<QByteArray> &channels);
+    bool unsubscribe(const QList<QByteArray> &channels);
+
 Q_SIGNALS:
     void connected();
     void disconnected(const QString &reason);
@@ -101,6 +117,7 @@ private:
     void connectNow();
     void scheduleReconnect();
     bool send(const QList<QByteArray> &args, Callback done);
+    bool sendPubSub(const QByteArray &command, const QList<QByteArray> &channels);
     void failLater(Callback done, const QByteArray &text);
     void handshake();
     void dropContext(const QString &reason);
@@ -122,6 +139,7 @@ private:
     bool m_up = false;        // connected() emitted, disconnected() owed
     QByteArray m_handshakeError;
     int m_inFlight = 0;
+    Callback m_messageHandler;
     Backoff m_backoff;
     QTimer m_reconnectTimer;
     QTimer m_connectTimeout;
