@@ -100,9 +100,10 @@ public:
     // Finishes what was accepted (stores and delivers it), then stops.
     virtual void stop() = 0;
 
-    // Stores `items` and delivers them to their subscribers, then calls
-    // `done` on `context`'s thread. `context` must outlive the broker's
-    // stop(). On failure `error` is set and results are empty; the items of
+    // Stores `items`, then calls `done` on `context`'s thread, and delivers
+    // them to their subscribers (the local broker before `done`; Redis
+    // fans out independently, so `done` may come first). `context` must
+    // outlive the broker's stop(). On failure `error` is set and results are empty; the items of
     // one stream are stored all or none, but a failed batch that spans
     // streams may have stored some of them (a publisher retries with message
     // ids, which makes the retry store each message once).

@@ -38,9 +38,9 @@ private:
     void open(qint64 nowMs);
 
     int m_threshold;
-    int m_baseCoolDownMs;
-    int m_maxCoolDownMs;
-    int m_coolDownMs;
+    qint64 m_baseCoolDownMs;
+    qint64 m_maxCoolDownMs;
+    qint64 m_coolDownMs;
     int m_failures = 0;
     bool m_open = false;
     bool m_probeInFlight = false;

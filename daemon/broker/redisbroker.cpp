@@ -185,6 +185,7 @@ private:
         QString epoch;                   // of the last message handed to the subscribers
         quint64 seq = 0;                 // ... and its seq
         bool fetching = false;           // reading the history to fill a gap
+        bool refetch = false;            // read again when that read is answered
         std::vector<MessagePtr> pending; // live messages waiting for that read
         std::vector<Request> waiting;    // subscriptions waiting for the channel
     };
@@ -234,6 +235,11 @@ void RedisBrokerCore::open()
     m_pubsub = new RedisConnection(m_options.host, m_options.port, m_options.password, m_options.db, this);
     m_pubsub->setMessageHandler([this](const RedisReply &reply) { onPubSub(reply); });
     connect(m_command, &RedisConnection::connected, this, [this] {
+        // Scripts first: a fresh server (a restart) knows none, and EVALSHAs
+        // answered NOSCRIPT, sent again as EVAL, would run after later
+        // publishes and take their numbers out of order.
+        for (const Script *script : {&publishScript(), &readScript()})
+            m_command->command({"SCRIPT", "LOAD", script->text}, {});
         m_breaker.recordSuccess();
         updateHealth();
     });
@@ -344,6 +350,10 @@ void RedisBrokerCore::publish(std::vector<PublishItem> items, QObject *context, 
             context, [done, results = std::move(results), error] { done(results, error); },
             Qt::QueuedConnection);
     };
+    if (items.empty()) { // nothing to store (and no breaker probe to spend on it)
+        finish({}, {});
+        return;
+    }
     const qint64 nowMs = protocol::nowMs();
     if (!m_command->isConnected()) {
         finish({}, u"redis unavailable: %1"_s.arg(m_lastError.isEmpty() ? u"connecting"_s : m_lastError));
@@ -411,8 +421,13 @@ void RedisBrokerCore::publish(std::vector<PublishItem> items, QObject *context, 
                              stream, quint64(reply.elements[qsizetype(1 + 2 * i)].integer), epoch,
                              reply.elements[qsizetype(2 + 2 * i)].integer != 0};
                  } else {
+                     // Only a missing answer counts against Redis; an error
+                     // reply (OOM, a script error) shows it is there, and
+                     // settles a half-open breaker's probe either way.
                      if (isTransportError(reply))
                          m_breaker.recordFailure(protocol::nowMs());
+                     else
+                         m_breaker.recordSuccess();
                      if (batch->error.isEmpty())
                          batch->error =
                              reply.isError() ? reply.errorText() : u"unexpected reply from redis"_s;
@@ -439,7 +454,9 @@ void RedisBrokerCore::readStream(const QString &stream, const std::optional<Stre
                                   QByteArray::number(qint64(m_options.streamTtlSeconds) * 1000),
                                   from ? "1" : "0",
                                   from ? from->epoch.toUtf8() : QByteArray(),
-                                  QByteArray::number(from ? from->seq : 0)};
+                                  QByteArray::number(from ? from->seq : 0),
+                                  QByteArray::number(protocol::nowUs()),
+                                  QByteArray::number(qint64(m_options.historyAgeSeconds) * 1000000)};
     eval(readScript(), keysAndArgs, 2, std::move(done));
 }
 
@@ -616,8 +633,12 @@ void RedisBrokerCore::onPubSubDisconnected()
 void RedisBrokerCore::fetch(const QString &stream)
 {
     StreamState &state = m_streams[stream];
-    if (state.fetching)
+    if (state.fetching) {
+        // That read may have run before what this one is for (a new
+        // subscription after a reconnect): read once more after it.
+        state.refetch = true;
         return;
+    }
     state.fetching = true;
     std::optional<StreamPoint> from;
     if (state.known)
@@ -663,6 +684,8 @@ void RedisBrokerCore::fetch(const QString &stream)
         state.pending.clear();
         for (const MessagePtr &message : pending)
             onLive(stream, state, message, true);
+        if (std::exchange(state.refetch, false))
+            fetch(stream);
     });
 }
 

@@ -9,7 +9,8 @@
 //   bfg:{S}:m        hash: e = epoch, s = last seq handed out
 //   bfg:{S}:h        Redis Stream, the history: entry id "<seq>-0", fields
 //                    t (publish time, µs), i (message id), p (payload);
-//                    MAXLEN ~ history_size, and trimmed by age
+//                    MAXLEN history_size (exact: a resume needing more
+//                    is not recovered), and trimmed by age
 //   bfg:{S}:id:<id>  "<epoch> <seq>" for idempotent publishes, with a TTL
 //   channel bfg:{S}  PUBLISHed batches of new messages
 // A Lua script publishes a batch of one stream atomically (sequence
@@ -26,8 +27,10 @@
 // fail (clients retry), connected clients stay and keep their positions;
 // when Redis returns the node subscribes again and catches up from history.
 //
-// Threading: public methods are called from any thread; the connections
-// and the per-stream state live on the broker's own thread.
+// Threading: public methods are called from any thread, except that
+// start() and stop() must not overlap the others (bfgd stops the push
+// role first); the connections and the per-stream state live on the
+// broker's own thread.
 #pragma once
 
 #include <memory>

@@ -72,7 +72,7 @@ public:
     // ... and of a command in flight when the connection was lost.
     static constexpr const char *LostError = "redis connection lost";
     static constexpr int DefaultBackoffBaseMs = 100;
-    static constexpr int DefaultBackoffCapMs = 5000;
+    static constexpr int DefaultBackoffCapMs = 1000; // a restarted Redis is found within a second
     static constexpr int ConnectTimeoutMs = 5000;
     // Commands awaiting a reply beyond this fail at once (a stalled server
     // must not grow our memory without bound).

@@ -9,7 +9,8 @@
 namespace bfg::redisscripts {
 
 // Shared by both scripts: the stream's epoch and last seq, made anew (with
-// an empty history) when Redis has lost them.
+// an empty history) when Redis has lost them; and the age bound, which
+// drops from the front of the history what is older than the window.
 inline constexpr char Head[] = R"lua(
 local function stream_head(meta, hist, candidate)
   local head = redis.call('HMGET', meta, 'e', 's')
@@ -17,6 +18,21 @@ local function stream_head(meta, hist, candidate)
   redis.call('DEL', hist)
   redis.call('HSET', meta, 'e', candidate, 's', 0)
   return candidate, 0
+end
+local function trim_by_age(hist, cutoff)
+  local first = redis.call('XRANGE', hist, '-', '+', 'COUNT', 1)
+  if #first == 0 or tonumber(first[1][2][2]) >= cutoff then return end
+  local start = '-'
+  while true do
+    local chunk = redis.call('XRANGE', hist, start, '+', 'COUNT', 100)
+    local keep = nil
+    for _, entry in ipairs(chunk) do
+      if tonumber(entry[2][2]) >= cutoff then keep = entry[1] break end
+    end
+    if keep then redis.call('XTRIM', hist, 'MINID', keep) return end
+    if #chunk < 100 then redis.call('XTRIM', hist, 'MAXLEN', 0) return end
+    start = '(' .. chunk[#chunk][1]
+  end
 end
 )lua";
 
@@ -48,7 +64,7 @@ for i = 0, tonumber(ARGV[8]) - 1 do
     out[#out + 1] = 1
   else
     seq = seq + 1
-    redis.call('XADD', hist, 'MAXLEN', '~', ARGV[4], seq .. '-0', 't', now_us, 'i', id, 'p', payload)
+    redis.call('XADD', hist, 'MAXLEN', ARGV[4], seq .. '-0', 't', now_us, 'i', id, 'p', payload)
     if k > 0 then redis.call('SET', KEYS[k], epoch .. ' ' .. seq, 'EX', ARGV[7]) end
     batch[#batch + 1] = seq .. ' ' .. now_us .. ' ' .. #id .. ' ' .. #payload .. '\n' .. id .. payload
     out[#out + 1] = seq
@@ -56,22 +72,7 @@ for i = 0, tonumber(ARGV[8]) - 1 do
   end
 end
 redis.call('HSET', meta, 's', seq)
--- The age bound: drop what is older than the window from the front.
-local cutoff = tonumber(now_us) - tonumber(ARGV[5])
-local first = redis.call('XRANGE', hist, '-', '+', 'COUNT', 1)
-if #first > 0 and tonumber(first[1][2][2]) < cutoff then
-  local start = '-'
-  while true do
-    local chunk = redis.call('XRANGE', hist, start, '+', 'COUNT', 100)
-    local keep = nil
-    for _, entry in ipairs(chunk) do
-      if tonumber(entry[2][2]) >= cutoff then keep = entry[1] break end
-    end
-    if keep then redis.call('XTRIM', hist, 'MINID', keep) break end
-    if #chunk < 100 then redis.call('XTRIM', hist, 'MAXLEN', 0) break end
-    start = '(' .. chunk[#chunk][1]
-  end
-end
+trim_by_age(hist, tonumber(now_us) - tonumber(ARGV[5]))
 redis.call('PEXPIRE', meta, ARGV[6])
 redis.call('PEXPIRE', hist, ARGV[6])
 if #batch > 0 then redis.call('PUBLISH', ARGV[1], epoch .. '\n' .. table.concat(batch)) end
@@ -80,11 +81,12 @@ return out
 
 // KEYS: meta, history.
 // ARGV: candidate epoch, stream TTL (ms), "1" if a position follows,
-//       position epoch, position seq.
+//       position epoch, position seq, now (µs), history age (µs).
 // Returns {epoch, seq, recovered (0/1), entries after the position up to seq}.
 inline constexpr char Read[] = R"lua(
 local meta, hist = KEYS[1], KEYS[2]
 local epoch, seq = stream_head(meta, hist, ARGV[1])
+trim_by_age(hist, tonumber(ARGV[6]) - tonumber(ARGV[7]))
 redis.call('PEXPIRE', meta, ARGV[2])
 redis.call('PEXPIRE', hist, ARGV[2])
 if ARGV[3] ~= '1' then return {epoch, seq, 1, {}} end

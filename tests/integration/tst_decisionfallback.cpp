@@ -20,7 +20,6 @@
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QProcess>
-#include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -37,13 +36,6 @@ constexpr int WaitMs = 10000;
 constexpr int ProbeUsers = 1000;
 constexpr int KillAfterConnections = 200;
 const QByteArray OpsKey = QByteArrayLiteral("fallback-ops-key-5e2d81c7a9");
-
-QString randomSecret()
-{
-    QByteArray bytes(16, Qt::Uninitialized);
-    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
-    return QString::fromLatin1(bytes.toHex()); // 32 characters
-}
 
 // Processes (other than this one) whose command line mentions `path`.
 QList<qint64> processesUsing(const QString &path)
@@ -92,7 +84,7 @@ private:
     static QStringList decisionArgs(const QString &store, const QString &secret, bool withKeys = true);
 
     PostgresServer m_postgres;
-    QString m_secret = randomSecret();
+    QString m_secret = bfg::test::randomSecret();
     std::unique_ptr<BfgdProcess> m_decisionA;
     std::unique_ptr<BfgdProcess> m_decisionB;
     std::unique_ptr<BfgdProcess> m_push;

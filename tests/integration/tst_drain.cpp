@@ -10,25 +10,16 @@
 // Each push node has a broker of its own, so a user moved to another node
 // cannot replay its history there: the probe only connects and listens
 // (--no-publish) and the tests check connections, not messages.
-#include <csignal>
-
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
-#include <QProcess>
-#include <QRandomGenerator>
-#include <QTemporaryDir>
 #include <QTest>
 #include <QWebSocket>
 
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
-#include "tests/support/bfgdprocess.h"
-#include "tests/support/testhttp.h"
+#include "tests/support/localcluster.h"
+#include "tests/support/probeprocess.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::test::BfgdProcess;
@@ -38,13 +29,6 @@ constexpr int WaitMs = 10000;
 constexpr int ConnectMs = 30000; // every probe user live
 constexpr int DrainMs = 20000;   // every client moved off a drained node
 constexpr int ProbeUsers = 300;
-
-QString randomSecret()
-{
-    QByteArray bytes(16, Qt::Uninitialized);
-    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
-    return QString::fromLatin1(bytes.toHex()); // 32 characters
-}
 } // namespace
 
 class TestDrain : public QObject
@@ -60,13 +44,11 @@ private Q_SLOTS:
 
 private:
     using HttpResult = bfg::test::HttpResult;
-    HttpResult http(const QByteArray &method, const QString &path);
-    // The node as GET /v1/cluster shows it; empty when the decision server
-    // does not know it (yet).
-    QJsonObject node(const BfgdProcess &push);
-    int connections(const BfgdProcess &push) { return node(push).value(u"connections"_s).toInt(-1); }
-    QString state(const BfgdProcess &push) { return node(push).value(u"state"_s).toString(); }
-    bool eligible(const BfgdProcess &push) { return node(push).value(u"eligible"_s).toBool(); }
+    HttpResult http(const QByteArray &method, const QString &path) { return m_cluster->admin(method, path); }
+    int connections(const BfgdProcess &push) { return m_cluster->connections(push); }
+    QString state(const BfgdProcess &push) { return m_cluster->state(push); }
+    bool eligible(const BfgdProcess &push) { return m_cluster->eligible(push); }
+    QJsonObject node(const BfgdProcess &push) { return m_cluster->node(push); }
 
     // A decision server and `pushNodes` push nodes reporting to it, each
     // eligible; fails the test otherwise.
@@ -77,97 +59,48 @@ private:
     // Interrupts the probe (it prints and writes its summary) and reads it.
     QJsonObject stopProbe();
 
-    QString m_secret = randomSecret();
-    std::unique_ptr<BfgdProcess> m_decision;
-    std::vector<std::unique_ptr<BfgdProcess>> m_push;
-    std::unique_ptr<QProcess> m_probe;
-    QTemporaryDir m_probeDir;
-    QNetworkAccessManager m_network;
+    std::unique_ptr<bfg::test::LocalCluster> m_cluster;
+    std::unique_ptr<bfg::test::ProbeProcess> m_probe;
 };
-
-TestDrain::HttpResult TestDrain::http(const QByteArray &method, const QString &path)
-{
-    bfg::test::HttpCall call;
-    call.method = method;
-    call.url = m_decision->decisionUrl().resolved(QUrl(path));
-    call.authorization = bfg::test::bearer(m_decision->adminKey());
-    return bfg::test::httpCall(m_network, call, 5000);
-}
-
-QJsonObject TestDrain::node(const BfgdProcess &push)
-{
-    const QJsonArray nodes = http("GET", u"/v1/cluster"_s).json().value(u"nodes"_s).toArray();
-    for (const QJsonValue &value : nodes) {
-        if (value.toObject().value(u"id"_s).toString() == push.nodeId())
-            return value.toObject();
-    }
-    return {};
-}
 
 void TestDrain::startCluster(int pushNodes)
 {
     QString error;
-    m_decision = std::make_unique<BfgdProcess>(
-        QStringList{u"--role"_s, u"decision"_s, u"--set"_s, u"general/secret="_s + m_secret});
-    QVERIFY2(m_decision->start(&error), qPrintable(error));
-    QVERIFY(m_decision->adminKey().size() >= 16);
+    m_cluster = std::make_unique<bfg::test::LocalCluster>();
+    QVERIFY2(m_cluster->startDecision(&error), qPrintable(error));
+    for (int i = 0; i < pushNodes; ++i)
+        QVERIFY2(m_cluster->addPushNode(&error), qPrintable(error));
     for (int i = 0; i < pushNodes; ++i) {
-        m_push.push_back(std::make_unique<BfgdProcess>(
-            QStringList{u"--role"_s, u"push"_s, u"--set"_s, u"general/secret="_s + m_secret,
-                        u"--decision-url"_s, m_decision->decisionUrl().toString()}));
-        QVERIFY2(m_push.back()->start(&error), qPrintable(error));
-        QVERIFY(!m_push.back()->nodeId().isEmpty());
-    }
-    for (const auto &push : m_push) {
-        QTRY_VERIFY_WITH_TIMEOUT(eligible(*push), WaitMs);
-        QCOMPARE(state(*push), u"active"_s);
+        const BfgdProcess &push = m_cluster->push(i);
+        QTRY_VERIFY_WITH_TIMEOUT(eligible(push), WaitMs);
+        QCOMPARE(state(push), u"active"_s);
     }
 }
 
 void TestDrain::startProbe()
 {
-    m_probe = std::make_unique<QProcess>();
-    m_probe->setProcessChannelMode(QProcess::MergedChannels);
+    m_probe = std::make_unique<bfg::test::ProbeProcess>();
+    QString error;
     // Long enough to outlast every test; stopProbe() interrupts it.
-    m_probe->start(bfg::test::probePath(),
-                   {u"--decision"_s, m_decision->decisionUrl().toString(), u"--users"_s,
-                    QString::number(ProbeUsers), u"--no-publish"_s, u"--duration"_s, u"120"_s, u"--ramp-ms"_s,
-                    u"1000"_s, u"--json"_s, m_probeDir.filePath(u"probe.json"_s), u"--quiet"_s});
-    QVERIFY2(m_probe->waitForStarted(5000), qPrintable(m_probe->errorString()));
+    QVERIFY2(m_probe->start({u"--decision"_s, m_cluster->decision().decisionUrl().toString(), u"--users"_s,
+                             QString::number(ProbeUsers), u"--no-publish"_s, u"--duration"_s, u"120"_s,
+                             u"--ramp-ms"_s, u"1000"_s, u"--quiet"_s},
+                            &error),
+             qPrintable(error));
 }
 
 QJsonObject TestDrain::stopProbe()
 {
-    if (m_probe->state() == QProcess::Running)
-        ::kill(pid_t(m_probe->processId()), SIGINT);
-    if (!QTest::qWaitFor([this] { return m_probe->state() == QProcess::NotRunning; }, 30000))
-        return {};
-    const QByteArray output = m_probe->readAll();
-    qInfo().noquote() << "probe:" << QString::fromUtf8(output).trimmed();
-    QFile json(m_probeDir.filePath(u"probe.json"_s));
-    if (!json.open(QIODevice::ReadOnly))
-        return {};
-    QJsonObject summary = QJsonDocument::fromJson(json.readAll()).object();
-    summary.insert(u"exit_code"_s, m_probe->exitStatus() == QProcess::NormalExit ? m_probe->exitCode() : -1);
+    m_probe->interrupt();
+    const QJsonObject summary = m_probe->finish(30000);
+    qInfo().noquote() << "probe:" << QString::fromUtf8(m_probe->output()).trimmed();
     return summary;
 }
 
 void TestDrain::cleanup()
 {
-    if (m_probe) {
-        m_probe->kill();
-        m_probe->waitForFinished(5000);
-        m_probe.reset();
-    }
-    QFile::remove(m_probeDir.filePath(u"probe.json"_s));
-    for (auto &push : m_push) {
-        if (push->isRunning())
-            push->kill();
-    }
-    m_push.clear();
-    if (m_decision && m_decision->isRunning())
-        m_decision->stop();
-    m_decision.reset();
+    m_probe.reset();
+    m_cluster.reset();
 }
 
 void TestDrain::startTwoNodesWithEveryUserConnected()
@@ -178,8 +111,8 @@ void TestDrain::startTwoNodesWithEveryUserConnected()
     startProbe();
     if (QTest::currentTestFailed())
         return;
-    const BfgdProcess &a = *m_push[0];
-    const BfgdProcess &b = *m_push[1];
+    const BfgdProcess &a = m_cluster->push(0);
+    const BfgdProcess &b = m_cluster->push(1);
     QTRY_COMPARE_WITH_TIMEOUT(connections(a) + connections(b), ProbeUsers, ConnectMs);
     QVERIFY(connections(a) > 0);
     QVERIFY(connections(b) > 0);
@@ -190,8 +123,8 @@ void TestDrain::drainMovesEveryClientToTheOtherNode()
     startTwoNodesWithEveryUserConnected();
     if (QTest::currentTestFailed())
         return;
-    const BfgdProcess &a = *m_push[0];
-    const BfgdProcess &b = *m_push[1];
+    const BfgdProcess &a = m_cluster->push(0);
+    const BfgdProcess &b = m_cluster->push(1);
 
     const HttpResult drained = http("POST", u"/v1/nodes/%1/drain"_s.arg(a.nodeId()));
     QVERIFY2(drained.status == 200, drained.body.constData());
@@ -238,8 +171,8 @@ void TestDrain::sigtermDrainsBeforeExiting()
     startTwoNodesWithEveryUserConnected();
     if (QTest::currentTestFailed())
         return;
-    BfgdProcess &a = *m_push[0];
-    const BfgdProcess &b = *m_push[1];
+    BfgdProcess &a = m_cluster->push(0);
+    const BfgdProcess &b = m_cluster->push(1);
 
     // Graceful: drained (well within push/drain_timeout_ms), then exit 0.
     QCOMPARE(a.stop(), 0);
@@ -262,7 +195,7 @@ void TestDrain::newClientsAreTurnedAwayWhileDraining()
     startCluster(1);
     if (QTest::currentTestFailed())
         return;
-    const BfgdProcess &push = *m_push[0];
+    const BfgdProcess &push = m_cluster->push(0);
 
     // A token fetched before the drain (connect tokens last a minute).
     const HttpResult assigned = http("GET", u"/v1/assign?user=drain-newcomer"_s);

@@ -6,6 +6,7 @@
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QRandomGenerator>
 #include <QRegularExpression>
 
 using namespace Qt::Literals::StringLiterals;
@@ -20,6 +21,13 @@ QString bfgdPath()
 QString probePath()
 {
     return QStringLiteral(BFG_PROBE_PATH);
+}
+
+QString randomSecret()
+{
+    QByteArray bytes(16, Qt::Uninitialized);
+    QRandomGenerator::system()->fillRange(reinterpret_cast<quint32 *>(bytes.data()), bytes.size() / 4);
+    return QString::fromLatin1(bytes.toHex());
 }
 
 BfgdProcess::BfgdProcess(QStringList extraArgs)

@@ -62,4 +62,7 @@ ProbeRun runProbe(const QStringList &args, int timeoutMs);
 QString bfgdPath();
 QString probePath();
 
+// A random token secret (32 hex digits) for processes that must share one.
+QString randomSecret();
+
 } // namespace bfg::test

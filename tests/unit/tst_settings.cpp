@@ -25,6 +25,7 @@ private Q_SLOTS:
     void adminKeysAreParsedAndOtherwiseGenerated();
     void badValuesAreRefusedNamingTheKey_data();
     void badValuesAreRefusedNamingTheKey();
+    void redisBrokerIsConfiguredAndItsPasswordHidden();
     void secretIsCreatedPrivateAndReused();
     void shortSecretFileIsRefused();
     void shippedConfigDocumentsTheDefaults();
@@ -140,6 +141,11 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
     QTest::addRow("decision url not http") << u"push/decision_urls=ftp://x"_s << u"push/decision_urls"_s;
     QTest::addRow("unknown key (typo)") << u"push/capacty=5"_s << u"push/capacty"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
+    QTest::addRow("redis address without port")
+        << u"broker/redis_address=redis-host"_s << u"broker/redis_address"_s;
+    QTest::addRow("redis port out of range")
+        << u"broker/redis_address=redis-host:70000"_s << u"broker/redis_address"_s;
+    QTest::addRow("redis timeout too small") << u"broker/redis_timeout_ms=1"_s << u"broker/redis_timeout_ms"_s;
     QTest::addRow("not key=value") << u"push/capacity"_s << u"section/key=value"_s;
     QTest::addRow("admin key without scope")
         << u"decision/admin_keys=ops:0123456789abcdef"_s << u"decision/admin_keys"_s;
@@ -157,6 +163,30 @@ void TestSettings::badValuesAreRefusedNamingTheKey()
     QString error;
     QVERIFY(!DaemonSettings::load({}, {override}, &settings, &error));
     QVERIFY2(error.contains(expected), qPrintable(error));
+}
+
+void TestSettings::redisBrokerIsConfiguredAndItsPasswordHidden()
+{
+    DaemonSettings settings;
+    QString error;
+    QVERIFY2(DaemonSettings::load({},
+                                  {u"broker/type=redis"_s, u"broker/redis_address=redis.internal:6380"_s,
+                                   u"broker/redis_password=hunter2-redis"_s, u"broker/redis_db=3"_s,
+                                   u"broker/history_size=500"_s, u"push/publish_keys=pk-secret"_s},
+                                  &settings, &error),
+             qPrintable(error));
+    QCOMPARE(settings.brokerType, u"redis"_s);
+    QCOMPARE(settings.redis.host, u"redis.internal"_s);
+    QCOMPARE(settings.redis.port, quint16(6380));
+    QCOMPARE(settings.redis.password, u"hunter2-redis"_s);
+    QCOMPARE(settings.redis.db, 3);
+    QCOMPARE(settings.redis.historySize, 500); // the history keys apply to either broker
+    // --print-config shows that secrets are set, never what they are.
+    const QString printed = settings.effective.join(u'\n');
+    QVERIFY(printed.contains(u"broker/redis_password = (set)"_s));
+    QVERIFY(printed.contains(u"push/publish_keys = (set)"_s));
+    QVERIFY(!printed.contains(u"hunter2-redis"_s));
+    QVERIFY(!printed.contains(u"pk-secret"_s));
 }
 
 void TestSettings::secretIsCreatedPrivateAndReused()
