@@ -18,6 +18,7 @@
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
 #include "daemon/broker/localbroker.h"
+#include "tests/support/brokertesting.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::LocalBroker;
@@ -27,93 +28,16 @@ using bfg::PublishItem;
 using bfg::PublishResult;
 using bfg::StreamPoint;
 using bfg::Subscription;
+using bfg::test::Collector;
+using bfg::test::items;
+using bfg::test::publish;
+using bfg::test::publishAsync;
+using bfg::test::PublishOutcome;
+using bfg::test::range;
+using bfg::test::seqsOf;
 
 namespace {
 constexpr int WaitMs = 10000;
-
-// Collects what the broker delivers on its writer thread.
-class Collector final : public bfg::Subscriber
-{
-public:
-    void deliver(const MessagePtr &message) override
-    {
-        std::lock_guard lock(m_mutex);
-        m_messages.push_back(message);
-    }
-    std::vector<MessagePtr> messages() const
-    {
-        std::lock_guard lock(m_mutex);
-        return m_messages;
-    }
-    int count() const
-    {
-        std::lock_guard lock(m_mutex);
-        return int(m_messages.size());
-    }
-
-private:
-    mutable std::mutex m_mutex;
-    std::vector<MessagePtr> m_messages;
-};
-
-struct PublishOutcome
-{
-    std::atomic<bool> answered{false}; // set last: the fields below are complete once it is true
-    std::vector<PublishResult> results;
-    QString error;
-    QThread *thread = nullptr; // where the callback ran
-};
-
-std::shared_ptr<PublishOutcome> publishAsync(LocalBroker &broker, std::vector<PublishItem> items,
-                                             QObject *context)
-{
-    auto outcome = std::make_shared<PublishOutcome>();
-    broker.publish(std::move(items), context,
-                   [outcome](const std::vector<PublishResult> &results, const QString &error) {
-                       outcome->results = results;
-                       outcome->error = error;
-                       outcome->thread = QThread::currentThread();
-                       outcome->answered = true;
-                   });
-    return outcome;
-}
-
-// Publishes and waits (running the event loop) for the broker's answer.
-bool publish(LocalBroker &broker, std::vector<PublishItem> items, QObject *context,
-             std::vector<PublishResult> *results = nullptr)
-{
-    const auto outcome = publishAsync(broker, std::move(items), context);
-    if (!QTest::qWaitFor([&] { return outcome->answered.load(); }, WaitMs))
-        return false;
-    if (results)
-        *results = outcome->results;
-    return outcome->error.isEmpty();
-}
-
-std::vector<PublishItem> items(const QString &stream, int from, int to, const QString &idPrefix = {})
-{
-    std::vector<PublishItem> list;
-    for (int i = from; i <= to; ++i)
-        list.push_back({stream, u"payload %1"_s.arg(i).toUtf8(),
-                        idPrefix.isEmpty() ? QString() : idPrefix + QString::number(i)});
-    return list;
-}
-
-QList<quint64> seqsOf(const std::vector<MessagePtr> &messages)
-{
-    QList<quint64> seqs;
-    for (const MessagePtr &message : messages)
-        seqs.append(message->seq);
-    return seqs;
-}
-
-QList<quint64> range(quint64 from, quint64 to)
-{
-    QList<quint64> seqs;
-    for (quint64 s = from; s <= to; ++s)
-        seqs.append(s);
-    return seqs;
-}
 
 void removeDatabase(const QString &path)
 {
@@ -242,7 +166,7 @@ void TestLocalBroker::publishAnswersOnTheContextThreadAfterDelivery()
     context.moveToThread(&thread);
     thread.start();
     const auto outcome = publishAsync(broker, items(u"user:alice"_s, 1, 3), &context);
-    QTRY_VERIFY_WITH_TIMEOUT(outcome->answered.load(), WaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(outcome->calls.load() > 0, WaitMs);
     QCOMPARE(outcome->thread, &thread);
     QVERIFY(outcome->error.isEmpty());
     thread.quit();
@@ -251,7 +175,7 @@ void TestLocalBroker::publishAnswersOnTheContextThreadAfterDelivery()
     // And by the time a publisher hears "stored", subscribers have it.
     QCOMPARE(collector.count(), 3);
     const auto local = publishAsync(broker, items(u"user:alice"_s, 4, 4), this);
-    QTRY_VERIFY_WITH_TIMEOUT(local->answered.load(), WaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(local->calls.load() > 0, WaitMs);
     QCOMPARE(local->thread, QThread::currentThread());
     QCOMPARE(collector.count(), 4);
     broker.unsubscribe(u"user:alice"_s, &collector);
@@ -276,7 +200,7 @@ void TestLocalBroker::liveSubscriberGetsEveryMessageInOrder()
     for (int i = 1; i <= Count; ++i)
         outcomes.push_back(publishAsync(broker, items(u"user:alice"_s, i, i), this));
     QTRY_COMPARE_WITH_TIMEOUT(collector.count(), Count, WaitMs);
-    QTRY_VERIFY_WITH_TIMEOUT(outcomes.back()->answered.load(), WaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(outcomes.back()->calls.load() > 0, WaitMs);
 
     const std::vector<MessagePtr> messages = collector.messages();
     QCOMPARE(seqsOf(messages), range(1, Count));
@@ -369,7 +293,8 @@ void TestLocalBroker::resumeReplaysWhatCameAfterThePosition()
     const QString epoch = results.front().epoch;
 
     Collector collector;
-    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
+    const Subscription subscription =
+        broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(10));
     QCOMPARE(subscription.recovered, recovered);
@@ -414,7 +339,8 @@ void TestLocalBroker::resumeOutsideTheHistoryWindowIsNotRecovered()
     const QString epoch = results.front().epoch;
 
     Collector collector;
-    const Subscription subscription = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
+    const Subscription subscription =
+        broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, from}, &collector);
     QCOMPARE(subscription.epoch, epoch);
     QCOMPARE(subscription.seq, quint64(25)); // delivery goes on after the gap
     QCOMPARE(subscription.recovered, recovered);
@@ -716,7 +642,7 @@ void TestLocalBroker::publishAfterStopFails()
     broker.stop();
 
     const auto outcome = publishAsync(broker, items(u"user:alice"_s, 1, 1), this);
-    QTRY_VERIFY_WITH_TIMEOUT(outcome->answered.load(), WaitMs);
+    QTRY_VERIFY_WITH_TIMEOUT(outcome->calls.load() > 0, WaitMs);
     QVERIFY(!outcome->error.isEmpty());
     QVERIFY(outcome->results.empty());
 }

@@ -145,7 +145,8 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
         << u"broker/redis_address=redis-host"_s << u"broker/redis_address"_s;
     QTest::addRow("redis port out of range")
         << u"broker/redis_address=redis-host:70000"_s << u"broker/redis_address"_s;
-    QTest::addRow("redis timeout too small") << u"broker/redis_timeout_ms=1"_s << u"broker/redis_timeout_ms"_s;
+    QTest::addRow("redis timeout too small")
+        << u"broker/redis_timeout_ms=1"_s << u"broker/redis_timeout_ms"_s;
     QTest::addRow("not key=value") << u"push/capacity"_s << u"section/key=value"_s;
     QTest::addRow("admin key without scope")
         << u"decision/admin_keys=ops:0123456789abcdef"_s << u"decision/admin_keys"_s;
