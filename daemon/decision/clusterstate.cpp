@@ -237,6 +237,7 @@ v1::ClusterSnapshot ClusterState::snapshot(qint64 nowMs) const
     snapshot.set_at_ms(nowMs);
     snapshot.set_allowed_load(quint32(m_policy.allowedLoadPercent()));
     snapshot.set_decision_id(m_options.decisionId.toStdString());
+    snapshot.set_report_interval_ms(quint32(m_options.reportIntervalMs));
     quint64 connections = 0;
     quint64 capacity = 0;
     double delivered = 0;
@@ -263,6 +264,7 @@ v1::ClusterSnapshot ClusterState::snapshot(qint64 nowMs) const
         status->set_broker(node.broker.toStdString());
         status->set_last_report_age_ms(node.lastReportMs ? nowMs - node.lastReportMs : -1);
         status->set_eligible(m_policy.isEligible(load, nowMs));
+        status->set_down(m_policy.isSilent(load, nowMs));
         connections += quint64(node.connections);
         capacity += quint64(node.effectiveCapacity());
         delivered += node.deliveredPerSec;

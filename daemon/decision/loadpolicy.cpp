@@ -13,12 +13,17 @@ LoadPolicy::LoadPolicy(int allowedLoadPercent, qint64 staleAfterMs)
     , m_staleAfterMs(staleAfterMs)
 {}
 
+bool LoadPolicy::isSilent(const NodeLoad &load, qint64 nowMs) const
+{
+    return nowMs - load.node.lastReportMs >= m_staleAfterMs;
+}
+
 bool LoadPolicy::isEligible(const NodeLoad &load, qint64 nowMs) const
 {
     const NodeRecord &node = load.node;
     if (node.state != u"active"_s || node.adminState != u"active"_s)
         return false;
-    if (nowMs - node.lastReportMs >= m_staleAfterMs)
+    if (isSilent(load, nowMs))
         return false;
     // connections + reserved < capacity * allowed / 100, in integers.
     return qint64(node.connections + load.reserved) * 100 <

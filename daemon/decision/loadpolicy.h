@@ -34,6 +34,8 @@ public:
     void setAllowedLoadPercent(int percent) { m_allowedLoadPercent = percent; }
 
     bool isEligible(const NodeLoad &load, qint64 nowMs) const;
+    // No report for the stale window (or never): the node counts as down.
+    bool isSilent(const NodeLoad &load, qint64 nowMs) const;
 
     // The index of the chosen node in `nodes`, or -1 when none is eligible.
     // With a region, only eligible nodes of that region are considered while
