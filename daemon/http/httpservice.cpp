@@ -21,6 +21,16 @@ QStringList splitPath(const QString &path)
 {
     return path.split(u'/', Qt::SkipEmptyParts);
 }
+
+// A request's path segments, each percent-decoded after splitting, so that
+// an encoded "/" (or space) stays inside its segment: /v1/nodes/a%2Fb → "a/b".
+QStringList decodedSegments(const QUrl &url)
+{
+    QStringList segments = splitPath(url.path(QUrl::FullyEncoded));
+    for (QString &segment : segments)
+        segment = QUrl::fromPercentEncoding(segment.toLatin1());
+    return segments;
+}
 } // namespace
 
 HttpReply::HttpReply(QHttpServerResponder &&responder, QTcpSocket *socket, bool wantsProtobuf)
@@ -92,7 +102,7 @@ bool HttpService::handleRequest(const QHttpServerRequest &request, QTcpSocket *s
         m_webSocketPaths.contains(request.url().path()))
         return true;
 
-    const QStringList path = splitPath(request.url().path());
+    const QStringList path = decodedSegments(request.url());
     bool pathKnown = false;
     for (const Route &route : std::as_const(m_routes)) {
         if (route.segments.size() != path.size())
