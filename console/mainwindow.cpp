@@ -122,6 +122,9 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
     m_splitter->addWidget(m_charts);
     m_splitter->setStretchFactor(0, 2);
     m_splitter->setStretchFactor(1, 3);
+    m_splitter->setChildrenCollapsible(false);
+    // Room for a handful of nodes and the totals before the table scrolls.
+    m_nodesView->setMinimumHeight(m_nodesView->verticalHeader()->defaultSectionSize() * 4);
     setCentralWidget(m_splitter);
 
     m_auditView = new QTableView(this);
@@ -135,6 +138,7 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
     auditDock->setObjectName(u"auditDock"_s);
     auditDock->setWidget(m_auditView);
     addDockWidget(Qt::BottomDockWidgetArea, auditDock);
+    resizeDocks({auditDock}, {140}, Qt::Vertical);
 
     createActions();
 
@@ -303,7 +307,11 @@ void MainWindow::openConnectDialog()
 
 void MainWindow::applySnapshot(const v1::ClusterSnapshot &snapshot)
 {
+    const bool first = m_nodes->rowCount() == 0;
     m_nodes->setSnapshot(snapshot);
+    if (first && !m_headerRestored) {
+        m_nodesView->resizeColumnsToContents();
+    }
     m_history->append(snapshot);
     m_actions->updateEnabled();
 
@@ -386,8 +394,12 @@ void MainWindow::fetchAudit()
                              m_auditInFlight = false;
                              if (!result.ok || cluster != m_client->decisionUrls())
                                  return;
+                             const bool wasEmpty = m_audit->rowCount() == 0;
+                             const int added = m_audit->merge(records);
+                             if (wasEmpty && added > 0)
+                                 m_auditView->resizeColumnsToContents();
                              // A full page: there is more; fetch on at once.
-                             if (m_audit->merge(records) > 0 && records.size() >= 1000)
+                             if (added > 0 && records.size() >= 1000)
                                  fetchAudit();
                          });
 }
@@ -425,7 +437,8 @@ void MainWindow::restoreState()
     restoreGeometry(m_settings->value(u"geometry"_s).toByteArray());
     QMainWindow::restoreState(m_settings->value(u"state"_s).toByteArray());
     m_splitter->restoreState(m_settings->value(u"splitter"_s).toByteArray());
-    m_nodesView->horizontalHeader()->restoreState(m_settings->value(u"nodesHeader"_s).toByteArray());
+    m_headerRestored =
+        m_nodesView->horizontalHeader()->restoreState(m_settings->value(u"nodesHeader"_s).toByteArray());
     m_settings->endGroup();
     setTheme(Theme(m_settings->value(u"view/theme"_s, int(Theme::System)).toInt()));
 }

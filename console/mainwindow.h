@@ -91,6 +91,7 @@ private:
     QTimer m_auditTimer;
     QString m_systemStyle;
     bool m_auditInFlight = false;
+    bool m_headerRestored = false;
     int m_serverAllowedLoad = -1;
 };
 

@@ -59,6 +59,8 @@ AdminClient::AdminClient(QObject *parent)
 
 AdminClient::~AdminClient()
 {
+    // Quietly: whoever listens to stateChanged may be half destroyed by now.
+    const QSignalBlocker quiet(this);
     disconnectFromCluster();
 }
 

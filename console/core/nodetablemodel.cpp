@@ -347,23 +347,6 @@ QVariant NodeTableModel::totalsData(int column, int role) const
         default:
             return {};
         }
-    case SortRole:
-        switch (column) {
-        case ConnectionsColumn:
-            return qint64(m_totals.connections());
-        case CapacityColumn:
-            return qint64(m_totals.capacity());
-        case LoadColumn:
-            return load;
-        case MessagesColumn:
-            return m_totals.delivered_per_sec();
-        case P50Column:
-            return worstP50;
-        case P99Column:
-            return worstP99;
-        default:
-            return {};
-        }
     default:
         return {};
     }
@@ -438,7 +421,7 @@ QVariant NodeTableModel::headerData(int section, Qt::Orientation orientation, in
     case CapacityColumn:
         return u"Capacity"_s;
     case LoadColumn:
-        return u"Load of allowed"_s;
+        return u"% of allowed"_s;
     case MessagesColumn:
         return u"Msg/s"_s;
     case P50Column:

@@ -276,7 +276,7 @@ private Q_SLOTS:
 
     void windowStateIsRemembered()
     {
-        m_window->resize(1111, 777);
+        m_window->resize(1333, 911);
         m_window->close();
         m_window.reset();
         m_settings->sync();
@@ -285,7 +285,7 @@ private Q_SLOTS:
                      .toByteArray()
                      .isEmpty());
         openWindow();
-        QCOMPARE(m_window->size(), QSize(1111, 777));
+        QCOMPARE(m_window->size(), QSize(1333, 911));
         QTRY_COMPARE_WITH_TIMEOUT(nodesView()->model()->rowCount(), 3, WaitMs);
     }
 };
