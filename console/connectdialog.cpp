@@ -41,10 +41,12 @@ QStringList nonBlankLines(const QString &text)
     return lines;
 }
 
-void setTextColor(QLabel *label, const QColor &color)
+// `onLight` on a light window, `onDark` on a dark one: readable in both themes.
+void setTextColor(QLabel *label, const QColor &onLight, const QColor &onDark)
 {
     QPalette palette = label->palette();
-    palette.setColor(QPalette::WindowText, color);
+    const bool dark = palette.color(QPalette::Window).lightness() < 128;
+    palette.setColor(QPalette::WindowText, dark ? onDark : onLight);
     label->setPalette(palette);
 }
 } // namespace
@@ -104,12 +106,12 @@ ConnectDialog::ConnectDialog(CredentialStore *credentials, RecentClusters *recen
     m_warningLabel->setObjectName(u"warningLabel"_s);
     m_warningLabel->setWordWrap(true);
     m_warningLabel->hide();
-    setTextColor(m_warningLabel, QColor(0x9a, 0x67, 0x00));
+    setTextColor(m_warningLabel, QColor(0x9a, 0x67, 0x00), QColor(0xe3, 0xb3, 0x41));
 
     m_errorLabel->setObjectName(u"errorLabel"_s);
     m_errorLabel->setWordWrap(true);
     m_errorLabel->hide();
-    setTextColor(m_errorLabel, QColor(0xc0, 0x1c, 0x28));
+    setTextColor(m_errorLabel, QColor(0xc0, 0x1c, 0x28), QColor(0xff, 0x7b, 0x72));
 
     auto *buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     QPushButton *connectButton = buttons->button(QDialogButtonBox::Ok);
