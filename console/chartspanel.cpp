@@ -9,6 +9,7 @@
 #include <QChartView>
 #include <QCursor>
 #include <QEvent>
+#include <QFontMetricsF>
 #include <QGraphicsLayout>
 #include <QLegend>
 #include <QLegendMarker>
@@ -26,8 +27,17 @@ using namespace Qt::Literals::StringLiterals;
 namespace bfg {
 
 namespace {
-constexpr qreal LineWidth = 1.5;
+// One-pixel cosmetic pens: the raster engine draws them on its fast path,
+// several times faster than wider lines (see bench/console-charts).
+constexpr qreal LineWidth = 1;
 constexpr qreal HoveredLineWidth = 3;
+// Qt Charts spends about a microsecond per point and update (the hover
+// outline of each line is stroked anew), so the per-node lines together
+// get at most about this many points: beyond it each point covers two,
+// three ... snapshots (their largest value). 50 nodes x 600 snapshots x
+// two charts draw one point per three snapshots. Measured by bench/console-charts.
+constexpr qint64 PointBudget = 20'000;
+const QMargins ChartMargins(6, 2, 6, 2);
 
 // A colour per node that stays its own while the node is charted: hues a
 // golden angle apart (neighbours differ most), darker on a light chart and
@@ -48,8 +58,27 @@ QString labelFormat(double interval)
     return u"%.%1f"_s.arg(decimals);
 }
 
-// The sample of `points` nearest to x (points are in x order, newest first
-// on our reversed axis: any order does).
+// `interval`, or a wider round one when a short chart (`height` px) has no
+// room for a label at every tick: Qt Charts would cut them all to "…".
+double fittingTickInterval(double top, double interval, qreal height, qreal labelHeight)
+{
+    if (height <= 0 || interval <= 0)
+        return interval; // not laid out yet
+    const int room = std::max(1, int(height / (1.5 * labelHeight)));
+    if (top / interval <= room + 1e-9)
+        return interval;
+    // The most intervals that fit and divide the top into round steps.
+    for (int count = std::min(room, 5); count > 1; --count) {
+        const double step = top / count;
+        const double mantissa = step / std::pow(10.0, std::floor(std::log10(step)));
+        for (const double round : {1.0, 2.0, 2.5, 5.0, 10.0})
+            if (std::abs(mantissa - round) < 1e-9)
+                return step;
+    }
+    return top;
+}
+
+// The point of `points` nearest to x.
 const QPointF *nearestPoint(const QList<QPointF> &points, double x)
 {
     const QPointF *nearest = nullptr;
@@ -68,12 +97,13 @@ ChartsPanel::ChartsPanel(ClusterHistory *history, QWidget *parent)
     const qint64 spanMs = m_history->spanMs();
     m_xUnitMs = spanMs >= 120'000 ? 60'000 : 1'000;
 
-    m_connections = makePlot(u"connectionsChart"_s, tr("Connections per node"), 10, true);
-    m_latency = makePlot(u"latencyChart"_s, tr("p99 latency per node (ms)"), 10, true);
-    m_throughput = makePlot(u"throughputChart"_s, tr("Delivered messages per second (cluster)"), 10, false);
+    m_connections = makePlot(u"connectionsChart"_s, tr("Connections per node"), 10);
+    m_latency = makePlot(u"latencyChart"_s, tr("p99 latency per node (ms)"), 10);
+    m_throughput = makePlot(u"throughputChart"_s, tr("Delivered messages per second"), 10);
+    m_throughput.view->setMinimumHeight(110);
 
     m_delivered = new QLineSeries(this);
-    m_delivered->setName(tr("delivered msg/s"));
+    m_delivered->setName(tr("cluster"));
     m_throughput.chart->addSeries(m_delivered); // the chart takes it over
     m_delivered->attachAxis(m_throughput.x);
     m_delivered->attachAxis(m_throughput.y);
@@ -98,8 +128,7 @@ ChartsPanel::ChartsPanel(ClusterHistory *history, QWidget *parent)
 
 ChartsPanel::~ChartsPanel() = default;
 
-ChartsPanel::Plot ChartsPanel::makePlot(const QString &objectName, const QString &title, double minimumTop,
-                                        bool legend)
+ChartsPanel::Plot ChartsPanel::makePlot(const QString &objectName, const QString &title, double minimumTop)
 {
     Plot plot;
     plot.minimumTop = minimumTop;
@@ -107,33 +136,32 @@ ChartsPanel::Plot ChartsPanel::makePlot(const QString &objectName, const QString
     plot.chart->setTitle(title);
     plot.chart->setAnimationOptions(QChart::NoAnimation);
     plot.chart->layout()->setContentsMargins(0, 0, 0, 0);
-    plot.chart->setMargins(QMargins(6, 2, 6, 2));
-    plot.chart->legend()->setVisible(legend);
-    plot.chart->legend()->setAlignment(Qt::AlignRight);
-    plot.chart->legend()->setShowToolTips(true); // the full id when a long one is cut
+    plot.chart->setMargins(ChartMargins);
+    plot.chart->legend()->setAlignment(Qt::AlignRight); // its width is set in applyTheme()
+    plot.chart->legend()->setShowToolTips(true);        // the full id when a long one is cut
 
     // x: time before the newest snapshot, reversed so that now is on the right.
     const double span = double(m_history->spanMs()) / m_xUnitMs;
     plot.x = new QValueAxis;
     plot.x->setRange(0, span);
     plot.x->setReverse(true);
-    plot.x->setTickType(QValueAxis::TicksDynamic);
-    plot.x->setTickAnchor(0);
     plot.x->setTickInterval(ClusterHistory::axisTickInterval(span));
+    plot.x->setTickAnchor(0);
+    plot.x->setTickType(QValueAxis::TicksDynamic);
     plot.x->setMinorTickCount(1);
     plot.x->setLabelFormat(m_xUnitMs == 60'000 ? u"%.0f min ago"_s : u"%.0f s ago"_s);
     plot.chart->addAxis(plot.x, Qt::AlignBottom);
 
     plot.y = new QValueAxis;
-    plot.y->setTickType(QValueAxis::TicksDynamic);
-    plot.y->setTickAnchor(0);
-    plot.chart->addAxis(plot.y, Qt::AlignLeft);
     rescale(plot, 0);
+    plot.y->setTickAnchor(0);
+    plot.y->setTickType(QValueAxis::TicksDynamic);
+    plot.chart->addAxis(plot.y, Qt::AlignLeft);
 
     plot.view = new QChartView(plot.chart, this); // and takes the chart over
     plot.view->setObjectName(objectName);
     plot.view->setRenderHint(QPainter::Antialiasing);
-    plot.view->setMinimumHeight(legend ? 160 : 110);
+    plot.view->setMinimumHeight(160);
     return plot;
 }
 
@@ -159,6 +187,9 @@ void ChartsPanel::refresh()
     // the span are off the left edge and do not count for the y scale.
     const qint64 endMs = m_history->windowEndMs();
     const double span = double(m_history->spanMs()) / m_xUnitMs;
+    const qint64 nodePoints = qint64(m_nodes.size()) * 2 * m_history->capacity();
+    const qint64 perPoint = (nodePoints + PointBudget - 1) / PointBudget; // snapshots per point
+    const qint64 bucketMs = perPoint > 1 ? perPoint * ClusterHistory::StreamIntervalMs : 0;
     const auto toChart = [endMs, span, unit = m_xUnitMs](QList<QPointF> points, double *max) {
         for (QPointF &point : points) {
             point.setX(double(endMs - qint64(point.x())) / unit);
@@ -178,8 +209,9 @@ void ChartsPanel::refresh()
     for (const NodeLines &node : m_nodes) {
         // Hidden nodes do not hold the scale up: hiding a big one zooms in.
         connections.push_back(
-            toChart(m_history->connections(node.id), node.hidden ? nullptr : &connectionsMax));
-        latency.push_back(toChart(m_history->latencyP99Ms(node.id), node.hidden ? nullptr : &latencyMax));
+            toChart(m_history->connections(node.id, bucketMs), node.hidden ? nullptr : &connectionsMax));
+        latency.push_back(
+            toChart(m_history->latencyP99Ms(node.id, bucketMs), node.hidden ? nullptr : &latencyMax));
     }
     const QList<QPointF> delivered = toChart(m_history->deliveredPerSec(), &deliveredMax);
 
@@ -311,6 +343,7 @@ void ChartsPanel::styleNode(const NodeLines &node, qreal width)
 {
     QPen pen(nodeColour(node.colour, m_dark));
     pen.setWidthF(width > 0 ? width : LineWidth);
+    pen.setCosmetic(true);
     node.connections->setPen(pen);
     node.latency->setPen(pen);
     // A hidden series hides its legend entry too: keep the entry, dimmed,
@@ -330,13 +363,23 @@ void ChartsPanel::styleNode(const NodeLines &node, qreal width)
 void ChartsPanel::rescale(Plot &plot, double dataMax)
 {
     const double top = ClusterHistory::axisTop(dataMax, plot.top, plot.minimumTop);
-    if (top == plot.top)
+    const double interval =
+        fittingTickInterval(top, ClusterHistory::axisTickInterval(top), plot.chart->plotArea().height(),
+                            QFontMetricsF(plot.y->labelsFont()).height());
+    if (top == plot.top && interval == plot.y->tickInterval())
         return;
-    plot.top = top;
-    const double interval = ClusterHistory::axisTickInterval(top);
-    plot.y->setRange(0, top);
-    plot.y->setTickInterval(interval);
+    // Dynamic ticks are laid out on each change: never let a small interval
+    // meet a large range for a moment (thousands of tick items).
+    if (top > plot.y->max()) {
+        plot.y->setTickInterval(interval);
+        plot.y->setRange(0, top);
+    } else {
+        plot.y->setRange(0, top);
+        plot.y->setTickInterval(interval);
+    }
     plot.y->setLabelFormat(labelFormat(interval));
+    plot.top = top;
+    measureLabels(plot);
 }
 
 void ChartsPanel::applyTheme()
@@ -345,13 +388,57 @@ void ChartsPanel::applyTheme()
     for (Plot *plot : {&m_connections, &m_latency, &m_throughput}) {
         plot->chart->setTheme(m_dark ? QChart::ChartThemeDark : QChart::ChartThemeLight);
         plot->chart->setBackgroundRoundness(0);
+        // One legend width for all three charts, so that their plot areas
+        // end at one edge: room for ids like "push-eu-1-07"; longer ones are
+        // cut and shown whole in a tooltip.
+        QLegend *legend = plot->chart->legend();
+        const qreal width = QFontMetricsF(legend->font()).horizontalAdvance(QString(13, u'n')) + 30;
+        legend->setMinimumWidth(width);
+        legend->setPreferredWidth(width);
+        legend->setMaximumWidth(width);
     }
+    for (Plot *plot : {&m_connections, &m_latency, &m_throughput})
+        measureLabels(*plot); // the theme may change the labels' font
     // The theme recolours every series; give the nodes theirs back.
     for (const NodeLines &node : m_nodes)
         styleNode(node);
     QPen pen = m_delivered->pen();
     pen.setWidthF(LineWidth);
+    pen.setCosmetic(true);
     m_delivered->setPen(pen);
+}
+
+void ChartsPanel::measureLabels(Plot &plot)
+{
+    const QFontMetricsF metrics(plot.y->labelsFont());
+    const QByteArray format = plot.y->labelFormat().toLatin1();
+    const double interval = plot.y->tickInterval();
+    plot.labelsWidth = 0;
+    for (int i = 0; interval > 0 && i * interval <= plot.top * (1 + 1e-9); ++i) {
+        const QString label = QString::asprintf(format.constData(), i * interval);
+        plot.labelsWidth = std::max(plot.labelsWidth, metrics.horizontalAdvance(label));
+    }
+    alignPlotAreas();
+}
+
+void ChartsPanel::alignPlotAreas()
+{
+    // The charts are equally wide (one column) and so are their legends: the
+    // plot areas end at one edge. On the left each starts after its y labels;
+    // widen the narrower ones' margins so that all start at one edge too.
+    Plot *plots[] = {&m_connections, &m_latency, &m_throughput};
+    qreal widest = 0;
+    for (const Plot *plot : plots)
+        widest = std::max(widest, plot->labelsWidth);
+    for (Plot *plot : plots) {
+        if (!plot->chart)
+            continue; // still being made
+        const int extraLeft = qRound(widest - plot->labelsWidth);
+        if (extraLeft != plot->extraLeft) {
+            plot->extraLeft = extraLeft;
+            plot->chart->setMargins(ChartMargins + QMargins(extraLeft, 0, 0, 0));
+        }
+    }
 }
 
 void ChartsPanel::changeEvent(QEvent *event)

@@ -7,10 +7,14 @@
 // span ("10 min ago" .. "0 min ago", newest snapshot on the right).
 //
 // Each append schedules one refresh (appends in a burst share it) that
-// hands every series its whole list with QXYSeries::replace(). While the
-// panel is hidden it does not touch its series and catches up when shown.
-// The y axes follow ClusterHistory::axisTop(). The chart theme is light
-// or dark after the palette's window colour and follows palette changes.
+// hands every series its whole list with QXYSeries::replace(). With many
+// nodes each point covers a few snapshots (their largest value), so that an
+// update stays cheap (bench/console-charts). While the panel is hidden it
+// does not touch its series and catches up when shown.
+// The y axes follow ClusterHistory::axisTop(); the three plot areas share
+// their left and right edges, so that a moment lines up down the panel.
+// The chart theme is light or dark after the palette's window colour and
+// follows palette changes.
 // Hovering a line names its node; clicking a legend entry hides or shows
 // that node in both charts.
 #pragma once
@@ -35,7 +39,7 @@ class ChartsPanel : public QWidget
     Q_DISABLE_COPY_MOVE(ChartsPanel)
 
 public:
-    explicit ChartsPanel(ClusterHistory *history, QWidget *parent = nullptr);
+    explicit ChartsPanel(ClusterHistory *history, QWidget *parent = nullptr); // history outlives the panel
     ~ChartsPanel() override;
 
 protected:
@@ -50,7 +54,9 @@ private:
         QValueAxis *x = nullptr;
         QValueAxis *y = nullptr;
         double minimumTop = 10;
-        double top = 0; // 0: not scaled yet
+        double top = 0;        // 0: not scaled yet
+        qreal labelsWidth = 0; // of the widest y label
+        int extraLeft = 0;     // left margin added so that the three plot areas line up
     };
     struct NodeLines
     {
@@ -61,7 +67,7 @@ private:
         bool hidden = false;
     };
 
-    Plot makePlot(const QString &objectName, const QString &title, double minimumTop, bool legend);
+    Plot makePlot(const QString &objectName, const QString &title, double minimumTop);
     void scheduleRefresh();
     void refresh();
     void syncNodes(const QStringList &ids);
@@ -70,6 +76,8 @@ private:
     void styleNode(const NodeLines &node, qreal width = 0); // 0: the normal width
     void rescale(Plot &plot, double dataMax);
     void applyTheme();
+    void measureLabels(Plot &plot);
+    void alignPlotAreas();
 
     ClusterHistory *const m_history;
     Plot m_connections;

@@ -111,7 +111,6 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
     m_nodesView->verticalHeader()->hide();
     m_nodesView->horizontalHeader()->setStretchLastSection(true);
     m_nodesView->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
-    m_nodesView->horizontalHeader()->resizeSection(NodeTableModel::StateColumn, 190);
     connect(m_nodesView->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             &MainWindow::selectionChanged);
 
@@ -311,6 +310,12 @@ void MainWindow::applySnapshot(const v1::ClusterSnapshot &snapshot)
     m_nodes->setSnapshot(snapshot);
     if (first && !m_headerRestored) {
         m_nodesView->resizeColumnsToContents();
+        // Room for the longest state a node will show, not only today's.
+        const int stateWidth =
+            m_nodesView->fontMetrics().horizontalAdvance(u"draining · 10,000 of 10,000 left"_s) + 40;
+        m_nodesView->setColumnWidth(
+            NodeTableModel::StateColumn,
+            std::max(stateWidth, m_nodesView->columnWidth(NodeTableModel::StateColumn)));
     }
     m_history->append(snapshot);
     m_actions->updateEnabled();

@@ -27,6 +27,33 @@ struct RoundTop
 constexpr RoundTop RoundTops[] = {{1, 0.2}, {1.2, 0.2}, {1.5, 0.25}, {2, 0.5}, {2.5, 0.5}, {3, 0.5},
                                   {4, 1},   {5, 1},     {6, 1},      {8, 2},   {10, 2}};
 
+// (at_ms, value) of `points`, skipping NaN values; with bucketMs > 0 one
+// point per bucket of time, the largest value at the newest at_ms in it.
+template<typename Points, typename Value>
+QList<QPointF> toSeries(const Points &points, qint64 bucketMs, Value value)
+{
+    QList<QPointF> series;
+    series.reserve(qsizetype(points.size()));
+    qint64 lastBucket = 0;
+    for (const auto &point : points) {
+        const double y = value(point);
+        if (std::isnan(y))
+            continue;
+        const double x = double(point.atMs);
+        if (bucketMs <= 0) {
+            series.append(QPointF(x, y));
+            continue;
+        }
+        const qint64 bucket = point.atMs / bucketMs - (point.atMs % bucketMs < 0 ? 1 : 0);
+        if (!series.isEmpty() && bucket == lastBucket)
+            series.last() = QPointF(x, std::max(series.last().y(), y));
+        else
+            series.append(QPointF(x, y));
+        lastBucket = bucket;
+    }
+    return series;
+}
+
 // The smallest round number >= value (> 0).
 double roundUp(double value)
 {
@@ -110,39 +137,25 @@ bool ClusterHistory::hasNode(const QString &nodeId) const
     return m_nodes.find(nodeId) != m_nodes.end();
 }
 
-QList<QPointF> ClusterHistory::connections(const QString &nodeId) const
+QList<QPointF> ClusterHistory::connections(const QString &nodeId, qint64 bucketMs) const
 {
-    QList<QPointF> points;
     const auto it = m_nodes.find(nodeId);
     if (it == m_nodes.end())
-        return points;
-    points.reserve(qsizetype(it->second.size()));
-    for (const NodePoint &point : it->second)
-        points.append(QPointF(double(point.atMs), point.connections));
-    return points;
+        return {};
+    return toSeries(it->second, bucketMs, [](const NodePoint &point) { return point.connections; });
 }
 
-QList<QPointF> ClusterHistory::latencyP99Ms(const QString &nodeId) const
+QList<QPointF> ClusterHistory::latencyP99Ms(const QString &nodeId, qint64 bucketMs) const
 {
-    QList<QPointF> points;
     const auto it = m_nodes.find(nodeId);
     if (it == m_nodes.end())
-        return points;
-    points.reserve(qsizetype(it->second.size()));
-    for (const NodePoint &point : it->second) {
-        if (!std::isnan(point.latencyP99Ms))
-            points.append(QPointF(double(point.atMs), point.latencyP99Ms));
-    }
-    return points;
+        return {};
+    return toSeries(it->second, bucketMs, [](const NodePoint &point) { return point.latencyP99Ms; });
 }
 
-QList<QPointF> ClusterHistory::deliveredPerSec() const
+QList<QPointF> ClusterHistory::deliveredPerSec(qint64 bucketMs) const
 {
-    QList<QPointF> points;
-    points.reserve(qsizetype(m_samples.size()));
-    for (const Sample &sample : m_samples)
-        points.append(QPointF(double(sample.atMs), sample.deliveredPerSec));
-    return points;
+    return toSeries(m_samples, bucketMs, [](const Sample &sample) { return sample.deliveredPerSec; });
 }
 
 double ClusterHistory::axisTop(double dataMax, double currentTop, double minimumTop)

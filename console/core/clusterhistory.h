@@ -62,9 +62,13 @@ public:
     QStringList nodeIds() const;
     bool hasNode(const QString &nodeId) const;
     // (at_ms, value) oldest first; empty for a node not in the window.
-    QList<QPointF> connections(const QString &nodeId) const;
-    QList<QPointF> latencyP99Ms(const QString &nodeId) const; // no point while the node was down
-    QList<QPointF> deliveredPerSec() const;                   // the cluster's, one point per snapshot
+    // With bucketMs > 0 the snapshots are taken together by at_ms / bucketMs
+    // (fixed buckets: a point does not change once its bucket is past), one
+    // point per bucket: the largest value in it, at the at_ms of its newest
+    // snapshot. Charts use it to draw fewer points when there are many lines.
+    QList<QPointF> connections(const QString &nodeId, qint64 bucketMs = 0) const;
+    QList<QPointF> latencyP99Ms(const QString &nodeId, qint64 bucketMs = 0) const; // none while down
+    QList<QPointF> deliveredPerSec(qint64 bucketMs = 0) const; // the cluster's, one per snapshot
 
     // The top of a y axis for values up to `dataMax`, given the axis' current
     // top (0 for a new axis): a round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6

@@ -56,6 +56,13 @@ QString milliseconds(double ms)
     return QLocale().toString(ms, 'f', ms < 10 ? 2 : 1) + u" ms"_s;
 }
 
+// A node that is down, or delivered nothing in its last interval, has no
+// latency to show (its figures would read as a perfect 0 ms).
+bool hasLatency(const v1::NodeStatus &node)
+{
+    return !node.down() && (node.delivered_per_sec() > 0 || node.latency_p99_ms() > 0);
+}
+
 QString age(qint64 ms)
 {
     if (ms < 0)
@@ -255,9 +262,9 @@ QVariant NodeTableModel::nodeData(const v1::NodeStatus &node, int column, int ro
         case MessagesColumn:
             return node.delivered_per_sec();
         case P50Column:
-            return node.down() ? -1.0 : node.latency_p50_ms();
+            return hasLatency(node) ? node.latency_p50_ms() : -1.0;
         case P99Column:
-            return node.down() ? -1.0 : node.latency_p99_ms();
+            return hasLatency(node) ? node.latency_p99_ms() : -1.0;
         case ReportAgeColumn:
             return node.last_report_age_ms() < 0 ? std::numeric_limits<qint64>::max()
                                                  : node.last_report_age_ms();
@@ -284,9 +291,9 @@ QVariant NodeTableModel::nodeData(const v1::NodeStatus &node, int column, int ro
         case MessagesColumn:
             return rate(node.delivered_per_sec());
         case P50Column:
-            return node.down() ? u"—"_s : milliseconds(node.latency_p50_ms());
+            return hasLatency(node) ? milliseconds(node.latency_p50_ms()) : u"—"_s;
         case P99Column:
-            return node.down() ? u"—"_s : milliseconds(node.latency_p99_ms());
+            return hasLatency(node) ? milliseconds(node.latency_p99_ms()) : u"—"_s;
         case ReportAgeColumn:
             return age(node.last_report_age_ms());
         }
@@ -303,7 +310,7 @@ QVariant NodeTableModel::totalsData(int column, int role) const
     QHash<QString, int> states;
     for (const v1::NodeStatus &node : m_nodes) {
         states[displayState(node)] += 1;
-        if (!node.down()) {
+        if (hasLatency(node)) {
             worstP50 = std::max(worstP50, node.latency_p50_ms());
             worstP99 = std::max(worstP99, node.latency_p99_ms());
         }

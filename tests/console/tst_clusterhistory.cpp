@@ -86,6 +86,7 @@ private Q_SLOTS:
     void downNodeHasConnectionsButNoP99Point_data();
     void downNodeHasConnectionsButNoP99Point();
     void clusterMsgPerSecIsOnePointPerSnapshot();
+    void bucketsKeepTheLargestValueAtTheNewestTime();
     void nodeIdsAreInIdOrder();
     void nodeListedTwiceInOneSnapshotKeepsOnePoint();
     void timeNeverRunsBackwards();
@@ -277,6 +278,33 @@ void TestClusterHistory::clusterMsgPerSecIsOnePointPerSnapshot()
     QCOMPARE(xs(history.deliveredPerSec()),
              (QList<double>{double(at(2)), double(at(3)), double(at(4)), double(at(5))}));
     QVERIFY(history.nodeIds().isEmpty());
+}
+
+void TestClusterHistory::bucketsKeepTheLargestValueAtTheNewestTime()
+{
+    ClusterHistory history;
+    const QList<quint32> connections{5, 9, 2, 2, 7, 1, 0, 0, 3, 8, 4};
+    const QString down = u"..dd.d....."_s; // p99 of snapshot i is 10 + i unless down
+    for (int i = 0; i < connections.size(); ++i) {
+        history.append(
+            snapshot(at(i), 100.0 + i, {{"node-1", connections.at(i), 10.0 + i, down.at(i) == u'd'}}));
+    }
+    QCOMPARE(at(0) % 2000, 0); // buckets of two snapshots: {0, 1}, {2, 3} ... {10}
+
+    const auto point = [](int i, double y) { return QPointF(double(at(i)), y); };
+    QCOMPARE(history.connections(u"node-1"_s, 2000),
+             (QList<QPointF>{point(1, 9), point(3, 2), point(5, 7), point(7, 0), point(9, 8), point(10, 4)}));
+    // Snapshots 2 and 3 were both down: no point; 5 was down: 4 alone counts.
+    QCOMPARE(history.latencyP99Ms(u"node-1"_s, 2000),
+             (QList<QPointF>{point(1, 11), point(4, 14), point(7, 17), point(9, 19), point(10, 20)}));
+    QCOMPARE(history.deliveredPerSec(2000), (QList<QPointF>{point(1, 101), point(3, 103), point(5, 105),
+                                                            point(7, 107), point(9, 109), point(10, 110)}));
+    // No bucketing: every snapshot.
+    QCOMPARE(history.connections(u"node-1"_s, 0), history.connections(u"node-1"_s));
+    QCOMPARE(history.connections(u"node-1"_s).size(), connections.size());
+    QCOMPARE(history.latencyP99Ms(u"node-1"_s).size(), connections.size() - 3);
+    // A bucket as long as the window: one point, the largest.
+    QCOMPARE(history.connections(u"node-1"_s, 3'600'000), (QList<QPointF>{point(10, 9)}));
 }
 
 void TestClusterHistory::nodeIdsAreInIdOrder()

@@ -207,6 +207,9 @@ private Q_SLOTS:
         QCOMPARE(changed.count(), 1);
         QCOMPARE(cell(model, 0, NodeTableModel::StateColumn).toString(), u"down"_s);
         QCOMPARE(cell(model, 0, NodeTableModel::P99Column).toString(), u"—"_s);
+        // Nothing delivered: no latency to show either (not a perfect 0 ms).
+        model.setSnapshot(snapshot({{"a", 0, 1000, "drained", "draining", false, 0}}));
+        QCOMPARE(cell(model, 0, NodeTableModel::P50Column).toString(), u"—"_s);
         const QColor downColour =
             cell(model, 0, NodeTableModel::StateColumn, Qt::DecorationRole).value<QColor>();
         QVERIFY(downColour.isValid());
