@@ -234,10 +234,10 @@ void ChartsPanel::syncNodes(const QStringList &ids)
     // Drop the lines of nodes that left the history; keep the others with their colours.
     const QSet<QString> wanted(ids.begin(), ids.end());
     std::vector<NodeLines> kept;
-    std::vector<bool> colourUsed(size_t(ids.size()) + m_nodes.size(), false);
+    QSet<int> colourUsed; // a kept node may hold any colour number, however few nodes are left
     for (NodeLines &node : m_nodes) {
         if (wanted.contains(node.id)) {
-            colourUsed[size_t(node.colour)] = true;
+            colourUsed.insert(node.colour);
             kept.push_back(node);
             continue;
         }
@@ -262,8 +262,10 @@ void ChartsPanel::syncNodes(const QStringList &ids)
         inOrder = inOrder && k == kept.size();
         NodeLines node;
         node.id = id;
-        node.colour = int(std::find(colourUsed.begin(), colourUsed.end(), false) - colourUsed.begin());
-        colourUsed[size_t(node.colour)] = true;
+        node.colour = 0;
+        while (colourUsed.contains(node.colour))
+            ++node.colour;
+        colourUsed.insert(node.colour);
         node.connections = new QLineSeries;
         node.latency = new QLineSeries;
         for (QLineSeries *series : {node.connections, node.latency}) {

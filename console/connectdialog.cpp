@@ -17,6 +17,7 @@
 #include <QUrl>
 #include <QVBoxLayout>
 
+#include "console/core/adminclient.h"
 #include "console/core/credentialstore.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -170,6 +171,10 @@ ConnectDialog::ConnectDialog(CredentialStore *credentials, RecentClusters *recen
     connect(m_credentials, &CredentialStore::keychainUnavailable, this, &ConnectDialog::showWarning);
     if (!m_credentials->isKeychainAvailable())
         showWarning(m_credentials->warning());
+    else if (m_recentClusters.isEmpty())
+        // Nothing to read yet: ask anyway, so that a missing keychain is said
+        // before the operator types a key, not after the dialog has closed.
+        m_credentials->readToken(u"bfg-console/keychain-check"_s, this, [](const QString &) {});
 
     // The newest recent cluster is item 0; with none, "New cluster" is.
     m_recentCombo->setCurrentIndex(0);
@@ -178,6 +183,13 @@ ConnectDialog::ConnectDialog(CredentialStore *credentials, RecentClusters *recen
         m_urlsEdit->setFocus();
     else
         m_tokenEdit->setFocus();
+}
+
+void ConnectDialog::setDecisionUrls(const QStringList &urls)
+{
+    m_recentCombo->setCurrentIndex(m_recentCombo->count() - 1); // "New cluster"
+    m_urlsEdit->setPlainText(urls.join(u'\n'));
+    m_tokenEdit->setFocus();
 }
 
 QStringList ConnectDialog::decisionUrls() const
@@ -293,10 +305,9 @@ ConnectDialog::Problem ConnectDialog::validate() const
         if (line.isEmpty())
             continue;
         ++urlCount;
-        const QUrl url(line, QUrl::StrictMode);
-        const bool http = url.scheme() == u"http"_s || url.scheme() == u"https"_s;
-        if (!url.isValid() || !http || url.host().isEmpty()) {
-            return {tr("Line %1: “%2” is not an http:// or https:// URL with a host.")
+        // The admin client's own rule: what passes here is what it connects to.
+        if (!AdminClient::normalizedUrl(line).isValid() || !line.contains(u"://"_s)) {
+            return {tr("Line %1: “%2” is not an http:// or https:// URL with a host (and no query).")
                         .arg(QString::number(i + 1), line),
                     m_urlsEdit, i};
         }

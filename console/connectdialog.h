@@ -35,6 +35,9 @@ public:
     // Neither is owned; both must outlive the dialog.
     ConnectDialog(CredentialStore *credentials, RecentClusters *recent, QWidget *parent = nullptr);
 
+    // Starts from these URLs (a cluster named on the command line) instead of the newest recent one.
+    void setDecisionUrls(const QStringList &urls);
+
     QStringList
     decisionUrls() const;        // as entered (trimmed, blank lines dropped), validated, in fallback order
     QString token() const;       // trimmed

@@ -147,14 +147,14 @@ int main(int argc, char *argv[])
     } else if (!urls.isEmpty()) {
         // A known cluster: its key from the keychain, else ask.
         credentials.readToken(bfg::RecentClusters::keyFor(urlTexts), &window,
-                              [&window, urls](const QString &token) {
+                              [&window, urls, urlTexts](const QString &token) {
                                   if (token.isEmpty())
-                                      window.openConnectDialog();
+                                      window.openConnectDialog(urlTexts);
                                   else
                                       window.connectToCluster(urls, token.toUtf8());
                               });
     } else {
-        QTimer::singleShot(0, &window, &bfg::MainWindow::openConnectDialog);
+        QTimer::singleShot(0, &window, [&window] { window.openConnectDialog(); });
     }
     if (parser.isSet(screenshotsOption)) {
         const QString dir = parser.value(screenshotsOption);

@@ -94,6 +94,7 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
     , m_actions(new NodeActions(m_client, m_nodes, this))
 {
     m_systemStyle = QApplication::style()->name();
+    m_systemPalette = QApplication::palette();
     setWindowTitle(u"BFG console"_s);
     setWindowIcon(QIcon(u":/icons/bfg-console.svg"_s));
     setObjectName(u"mainWindow"_s);
@@ -151,6 +152,7 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
     connect(m_client, &AdminClient::snapshotReceived, this, &MainWindow::applySnapshot);
     connect(m_client, &AdminClient::stateChanged, this, [this](AdminClient::State state) {
         updateStatus();
+        updateAllowedLoadControl();
         if (state == AdminClient::State::Connected)
             fetchAudit();
     });
@@ -163,16 +165,18 @@ MainWindow::MainWindow(QSettings *settings, CredentialStore *credentials, QWidge
         fetchAudit();
     });
     connect(m_actions, &NodeActions::failed, this, &MainWindow::showFailure);
+    connect(m_credentials, &CredentialStore::keychainUnavailable, this,
+            [this](const QString &warning) { statusBar()->showMessage(warning, 30000); });
 
     m_statusTimer.setInterval(StatusIntervalMs);
     connect(&m_statusTimer, &QTimer::timeout, this, &MainWindow::updateStatus);
     m_statusTimer.start();
     m_auditTimer.setInterval(AuditIntervalMs);
-    connect(&m_auditTimer, &QTimer::timeout, this, &MainWindow::fetchAudit);
+    connect(&m_auditTimer, &QTimer::timeout, this, [this] { fetchAudit(); });
     m_auditTimer.start();
 
     resize(1280, 860);
-    restoreState();
+    restoreWindowState();
 }
 
 MainWindow::~MainWindow() = default;
@@ -183,7 +187,7 @@ void MainWindow::createActions()
     connectAction->setObjectName(u"connectAction"_s);
     connectAction->setShortcut(QKeySequence::Open);
     connectAction->setStatusTip(u"Connect to a cluster: its decision servers and an admin key"_s);
-    connect(connectAction, &QAction::triggered, this, &MainWindow::openConnectDialog);
+    connect(connectAction, &QAction::triggered, this, [this] { openConnectDialog(); });
     auto *quitAction = new QAction(u"&Quit"_s, this);
     quitAction->setShortcut(QKeySequence::Quit);
     connect(quitAction, &QAction::triggered, this, &QWidget::close);
@@ -269,9 +273,7 @@ void MainWindow::createAllowedLoadControl(QToolBar *toolBar)
     // Slider and spin box are two views of one value (as qBittorrent's speed limit dialog).
     connect(m_loadSlider, &QSlider::valueChanged, m_loadSpin, &QSpinBox::setValue);
     connect(m_loadSpin, &QSpinBox::valueChanged, m_loadSlider, &QSlider::setValue);
-    connect(m_loadSpin, &QSpinBox::valueChanged, this, [this](int value) {
-        m_loadApply->setEnabled(m_serverAllowedLoad > 0 && value != m_serverAllowedLoad);
-    });
+    connect(m_loadSpin, &QSpinBox::valueChanged, this, &MainWindow::updateAllowedLoadControl);
     connect(m_loadApply, &QPushButton::clicked, this, &MainWindow::applyAllowedLoad);
     m_loadSlider->setEnabled(false);
     m_loadSpin->setEnabled(false);
@@ -283,16 +285,19 @@ void MainWindow::connectToCluster(const QList<QUrl> &decisionUrls, const QByteAr
     m_audit->clear();
     m_history->clear();
     m_serverAllowedLoad = -1;
-    m_loadApply->setEnabled(false);
+    m_applyingLoad = false;
+    updateAllowedLoadControl();
     setWindowTitle(u"BFG console — %1"_s.arg(decisionUrls.value(0).toString()));
     m_client->connectTo(decisionUrls, adminKey);
     updateStatus();
 }
 
-void MainWindow::openConnectDialog()
+void MainWindow::openConnectDialog(const QStringList &decisionUrls)
 {
     RecentClusters recent(m_settings);
     ConnectDialog dialog(m_credentials, &recent, this);
+    if (!decisionUrls.isEmpty())
+        dialog.setDecisionUrls(decisionUrls);
     if (dialog.exec() != QDialog::Accepted)
         return;
     QList<QUrl> urls;
@@ -329,9 +334,7 @@ void MainWindow::applySnapshot(const v1::ClusterSnapshot &snapshot)
         m_loadSlider->setValue(allowed);
     }
     m_serverAllowedLoad = allowed;
-    m_loadApply->setEnabled(m_loadSpin->value() != allowed);
-    m_loadSlider->setEnabled(true);
-    m_loadSpin->setEnabled(true);
+    updateAllowedLoadControl();
     updateStatus();
 }
 
@@ -345,18 +348,30 @@ void MainWindow::applyAllowedLoad()
     box.setDefaultButton(QMessageBox::Cancel);
     if (box.exec() != QMessageBox::Yes)
         return;
-    m_loadApply->setEnabled(false);
+    m_applyingLoad = true;
+    updateAllowedLoadControl();
     m_client->setAllowedLoad(percent, [this, percent](const AdminResult &result) {
+        m_applyingLoad = false;
         if (!result.ok) {
+            updateAllowedLoadControl();
             showFailure(u"Setting the allowed load to %1 % failed: %2"_s.arg(percent).arg(result.message));
-            m_loadApply->setEnabled(m_loadSpin->value() != m_serverAllowedLoad);
             return;
         }
         // The next snapshot confirms it; until then, this is the server's value.
         m_serverAllowedLoad = percent;
+        updateAllowedLoadControl();
         statusBar()->showMessage(u"Allowed load set to %1 %"_s.arg(percent), 5000);
         fetchAudit();
     });
+}
+
+void MainWindow::updateAllowedLoadControl()
+{
+    // Usable only on a live view of the cluster, and one change at a time.
+    const bool live = m_client->state() == AdminClient::State::Connected && m_serverAllowedLoad > 0;
+    m_loadSlider->setEnabled(live && !m_applyingLoad);
+    m_loadSpin->setEnabled(live && !m_applyingLoad);
+    m_loadApply->setEnabled(live && !m_applyingLoad && m_loadSpin->value() != m_serverAllowedLoad);
 }
 
 void MainWindow::updateStatus()
@@ -388,13 +403,13 @@ void MainWindow::updateStatus()
                                   : QString());
 }
 
-void MainWindow::fetchAudit()
+void MainWindow::fetchAudit(qint64 sinceMs)
 {
     if (m_client->state() != AdminClient::State::Connected || m_auditInFlight)
         return;
     m_auditInFlight = true;
     const QList<QUrl> cluster = m_client->decisionUrls();
-    m_client->fetchAudit(m_audit->nextSinceMs(),
+    m_client->fetchAudit(sinceMs >= 0 ? sinceMs : m_audit->nextSinceMs(),
                          [this, cluster](const AdminResult &result, const QList<AuditRecord> &records) {
                              m_auditInFlight = false;
                              if (!result.ok || cluster != m_client->decisionUrls())
@@ -403,9 +418,9 @@ void MainWindow::fetchAudit()
                              const int added = m_audit->merge(records);
                              if (wasEmpty && added > 0)
                                  m_auditView->resizeColumnsToContents();
-                             // A full page: there is more; fetch on at once.
+                             // A full page: there is more; fetch on from its end at once.
                              if (added > 0 && records.size() >= 1000)
-                                 fetchAudit();
+                                 fetchAudit(records.last().atMs);
                          });
 }
 
@@ -429,14 +444,18 @@ void MainWindow::setTheme(Theme theme)
     const QString style = theme == Theme::System ? m_systemStyle : u"fusion"_s;
     if (QApplication::style()->name().compare(style, Qt::CaseInsensitive) != 0)
         QApplication::setStyle(QStyleFactory::create(style));
-    QApplication::setPalette(theme == Theme::Dark ? darkPalette() : QApplication::style()->standardPalette());
+    if (theme == Theme::System)
+        QApplication::setPalette(m_systemPalette);
+    else
+        QApplication::setPalette(theme == Theme::Dark ? darkPalette()
+                                                      : QApplication::style()->standardPalette());
     m_settings->setValue(u"view/theme"_s, int(theme));
     for (QAction *action : findChildren<QAction *>())
         if (action->isCheckable() && action->data().isValid() && action->actionGroup())
             action->setChecked(action->data().toInt() == int(theme));
 }
 
-void MainWindow::restoreState()
+void MainWindow::restoreWindowState()
 {
     m_settings->beginGroup(u"window"_s);
     restoreGeometry(m_settings->value(u"geometry"_s).toByteArray());

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QMainWindow>
+#include <QPalette>
 #include <QTimer>
 
 class QLabel;
@@ -46,8 +47,9 @@ public:
     ~MainWindow() override;
 
     void connectToCluster(const QList<QUrl> &decisionUrls, const QByteArray &adminKey);
-    // Shows the connect dialog; connects when the operator accepts.
-    void openConnectDialog();
+    // Shows the connect dialog (on `decisionUrls` when given, else on the
+    // newest recent cluster); connects when the operator accepts.
+    void openConnectDialog(const QStringList &decisionUrls = {});
 
     AdminClient *client() const { return m_client; }
     NodeActions *nodeActions() const { return m_actions; }
@@ -65,10 +67,12 @@ private:
     void applySnapshot(const v1::ClusterSnapshot &snapshot);
     void applyAllowedLoad();
     void updateStatus();
-    void fetchAudit();
+    // GET /v1/audit from `sinceMs` (-1: where the audit model says) and merge.
+    void fetchAudit(qint64 sinceMs = -1);
     void selectionChanged();
     void showFailure(const QString &message);
-    void restoreState();
+    void restoreWindowState();
+    void updateAllowedLoadControl();
 
     QSettings *m_settings;
     CredentialStore *m_credentials;
@@ -90,6 +94,8 @@ private:
     QTimer m_statusTimer;
     QTimer m_auditTimer;
     QString m_systemStyle;
+    QPalette m_systemPalette;
+    bool m_applyingLoad = false;
     bool m_auditInFlight = false;
     bool m_headerRestored = false;
     int m_serverAllowedLoad = -1;

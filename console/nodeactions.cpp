@@ -51,6 +51,8 @@ NodeActions::NodeActions(AdminClient *client, NodeTableModel *nodes, QWidget *wi
     m_forget =
         makeAction(u"forget"_s, u"&Forget…"_s, QKeySequence(QKeySequence::Delete),
                    u"Remove a drained or long-silent node from the cluster view"_s, u"forgetAction"_s, this);
+    // Delete means "forget this node" only where nodes are: not in the audit log or a text field.
+    m_forget->setShortcutContext(Qt::WidgetWithChildrenShortcut);
     connect(m_drain, &QAction::triggered, this, &NodeActions::drain);
     connect(m_undrain, &QAction::triggered, this, &NodeActions::undrain);
     connect(m_capacity, &QAction::triggered, this, &NodeActions::setCapacity);

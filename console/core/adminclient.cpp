@@ -144,7 +144,7 @@ void AdminClient::openStream()
             m_failedRounds = 0;
             m_backoff.reset();
             m_lastError.clear();
-            qCInfo(lcMain) << "console: connected to" << currentUrl().toString();
+            qCInfo(lcConsole) << "connected to" << currentUrl().toString();
             setState(State::Connected);
         }
         Q_EMIT snapshotReceived(snapshot);
@@ -178,14 +178,15 @@ void AdminClient::streamLost(const QString &why)
     m_socket = nullptr;
     m_silenceTimer.stop();
     m_lastError = u"%1: %2"_s.arg(currentUrl().toString(), why);
-    qCInfo(lcMain) << "console: lost" << m_lastError;
+    qCInfo(lcConsole) << "lost" << m_lastError;
 
     m_index = (m_index + 1) % int(m_urls.size());
     if (++m_triedThisRound < m_urls.size()) {
         openStream(); // the next decision server, at once
         return;
     }
-    // A whole round failed: wait before the next one.
+    // A whole round failed: wait, then start again from the first (preferred) server.
+    m_index = 0;
     m_triedThisRound = 0;
     ++m_failedRounds;
     const int delayMs = std::max(100, m_backoff.nextDelayMs());

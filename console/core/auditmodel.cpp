@@ -16,22 +16,43 @@ AuditModel::AuditModel(QObject *parent)
 
 int AuditModel::merge(const QList<AuditRecord> &records)
 {
-    const qint64 newestId = m_entries.isEmpty() ? 0 : m_entries.last().id;
+    const auto byId = [](const AuditRecord &a, const AuditRecord &b) { return a.id < b.id; };
     QList<AuditRecord> fresh;
-    for (const AuditRecord &record : records)
-        if (record.id > newestId)
-            fresh.append(record);
+    QSet<qint64> freshIds;
+    for (const AuditRecord &record : records) {
+        if (m_ids.contains(record.id) || freshIds.contains(record.id))
+            continue;
+        freshIds.insert(record.id);
+        fresh.append(record);
+    }
     if (fresh.isEmpty())
         return 0;
-    std::sort(fresh.begin(), fresh.end(),
-              [](const AuditRecord &a, const AuditRecord &b) { return a.id < b.id; });
-    // Newest first on screen: new entries go in at the top.
-    beginInsertRows({}, 0, int(fresh.size()) - 1);
-    m_entries.append(fresh);
-    endInsertRows();
+    std::sort(fresh.begin(), fresh.end(), byId);
+    for (const AuditRecord &record : std::as_const(fresh)) {
+        m_ids.insert(record.id);
+        m_newestAtMs = std::max(m_newestAtMs, record.atMs);
+    }
+    if (m_entries.isEmpty() || fresh.first().id > m_entries.last().id) {
+        // The usual case: all newer than what is shown, in at the top at once.
+        beginInsertRows({}, 0, int(fresh.size()) - 1);
+        m_entries.append(fresh);
+        endInsertRows();
+    } else {
+        // A late entry (another decision server's): in its place by id. Rows count from the newest.
+        for (const AuditRecord &record : std::as_const(fresh)) {
+            const auto at = std::lower_bound(m_entries.begin(), m_entries.end(), record, byId);
+            const int index = int(at - m_entries.begin());
+            const int row = int(m_entries.size()) - index;
+            beginInsertRows({}, row, row);
+            m_entries.insert(index, record);
+            endInsertRows();
+        }
+    }
     const int excess = int(m_entries.size()) - MaxEntries;
     if (excess > 0) {
         beginRemoveRows({}, MaxEntries, MaxEntries + excess - 1);
+        for (int i = 0; i < excess; ++i)
+            m_ids.remove(m_entries.at(i).id);
         m_entries.remove(0, excess);
         endRemoveRows();
     }
@@ -42,6 +63,8 @@ void AuditModel::clear()
 {
     beginResetModel();
     m_entries.clear();
+    m_ids.clear();
+    m_newestAtMs = 0;
     endResetModel();
 }
 

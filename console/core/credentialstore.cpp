@@ -108,8 +108,8 @@ void CredentialStore::jobFinished(quint64 callId, bool notFoundIsAnAnswer, QKeyc
 {
     const QKeychain::Error error = job->error();
     if (!m_pendingCalls.contains(callId)) {
-        qCInfo(lcMain).noquote() << "keychain answered after the console had stopped waiting:"
-                                 << (error == QKeychain::NoError ? u"ok"_s : job->errorString());
+        qCInfo(lcConsole).noquote() << "keychain answered after the console had stopped waiting:"
+                                    << (error == QKeychain::NoError ? u"ok"_s : job->errorString());
         return;
     }
     if (error == QKeychain::NoError) {
@@ -140,8 +140,8 @@ void CredentialStore::markUnavailable(const QString &reason)
     if (first) {
         m_keychainAvailable = false;
         m_warning = tr("No keychain available (%1): the token is kept for this session only.").arg(reason);
-        qCWarning(lcMain).noquote() << "keychain unavailable, admin tokens are kept for this session only:"
-                                    << reason;
+        qCWarning(lcConsole).noquote()
+            << "keychain unavailable, admin tokens are kept for this session only:" << reason;
     }
     // The calls still waiting would only queue behind the one that failed: session-only too.
     QList<quint64> waiting = m_pendingCalls.keys();

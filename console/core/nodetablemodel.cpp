@@ -132,9 +132,8 @@ void NodeTableModel::setSnapshot(const v1::ClusterSnapshot &snapshot)
         else
             m_drainStart.remove(id);
     }
-    m_totals = snapshot;
-    m_totals.clear_nodes();
     m_allowedLoad = int(snapshot.allowed_load());
+    updateTotals(snapshot);
 
     if (!m_hasSnapshot) {
         m_hasSnapshot = true;
@@ -149,7 +148,7 @@ void NodeTableModel::clear()
     beginResetModel();
     m_nodes.clear();
     m_drainStart.clear();
-    m_totals.Clear();
+    m_totals = {};
     m_hasSnapshot = false;
     endResetModel();
 }
@@ -303,19 +302,32 @@ QVariant NodeTableModel::nodeData(const v1::NodeStatus &node, int column, int ro
     }
 }
 
-QVariant NodeTableModel::totalsData(int column, int role) const
+void NodeTableModel::updateTotals(const v1::ClusterSnapshot &snapshot)
 {
-    double worstP50 = 0;
-    double worstP99 = 0;
+    Totals totals;
+    totals.nodes = nodeCount();
+    totals.connections = qint64(snapshot.connections());
+    totals.capacity = qint64(snapshot.capacity());
+    totals.deliveredPerSec = snapshot.delivered_per_sec();
+    totals.loadOfAllowed = loadOfAllowed(double(totals.connections), double(totals.capacity));
     QHash<QString, int> states;
-    for (const v1::NodeStatus &node : m_nodes) {
+    for (const v1::NodeStatus &node : std::as_const(m_nodes)) {
         states[displayState(node)] += 1;
         if (hasLatency(node)) {
-            worstP50 = std::max(worstP50, node.latency_p50_ms());
-            worstP99 = std::max(worstP99, node.latency_p99_ms());
+            totals.worstP50Ms = std::max(totals.worstP50Ms, node.latency_p50_ms());
+            totals.worstP99Ms = std::max(totals.worstP99Ms, node.latency_p99_ms());
         }
     }
-    const double load = loadOfAllowed(double(m_totals.connections()), double(m_totals.capacity()));
+    QStringList parts;
+    for (const QString &state : {u"active"_s, u"draining"_s, u"drained"_s, u"down"_s})
+        if (states.value(state))
+            parts.append(u"%1 %2"_s.arg(states.value(state)).arg(state));
+    totals.states = parts.join(u", "_s);
+    m_totals = totals;
+}
+
+QVariant NodeTableModel::totalsData(int column, int role) const
+{
     switch (role) {
     case Qt::FontRole: {
         QFont font;
@@ -331,26 +343,21 @@ QVariant NodeTableModel::totalsData(int column, int role) const
     case Qt::DisplayRole:
         switch (column) {
         case NodeColumn:
-            return nodeCount() == 1 ? u"Total (1 node)"_s : u"Total (%1 nodes)"_s.arg(nodeCount());
-        case StateColumn: {
-            QStringList parts;
-            for (const QString &state : {u"active"_s, u"draining"_s, u"drained"_s, u"down"_s})
-                if (states.value(state))
-                    parts.append(u"%1 %2"_s.arg(states.value(state)).arg(state));
-            return parts.join(u", "_s);
-        }
+            return m_totals.nodes == 1 ? u"Total (1 node)"_s : u"Total (%1 nodes)"_s.arg(m_totals.nodes);
+        case StateColumn:
+            return m_totals.states;
         case ConnectionsColumn:
-            return count(qint64(m_totals.connections()));
+            return count(m_totals.connections);
         case CapacityColumn:
-            return count(qint64(m_totals.capacity()));
+            return count(m_totals.capacity);
         case LoadColumn:
-            return percent(load);
+            return percent(m_totals.loadOfAllowed);
         case MessagesColumn:
-            return rate(m_totals.delivered_per_sec());
+            return rate(m_totals.deliveredPerSec);
         case P50Column:
-            return nodeCount() ? milliseconds(worstP50) : QString();
+            return m_totals.nodes ? milliseconds(m_totals.worstP50Ms) : QString();
         case P99Column:
-            return nodeCount() ? milliseconds(worstP99) : QString();
+            return m_totals.nodes ? milliseconds(m_totals.worstP99Ms) : QString();
         default:
             return {};
         }

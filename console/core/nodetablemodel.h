@@ -76,11 +76,25 @@ public:
 private:
     QVariant nodeData(const v1::NodeStatus &node, int column, int role) const;
     QVariant totalsData(int column, int role) const;
+    // The totals row's figures, fixed between snapshots: rows inserted or
+    // removed while a snapshot is applied must not change the row after them.
+    void updateTotals(const v1::ClusterSnapshot &snapshot);
     double loadOfAllowed(double connections, double capacity) const;
 
     QList<v1::NodeStatus> m_nodes;
     QHash<QString, int> m_drainStart;
-    v1::ClusterSnapshot m_totals; // the snapshot without its nodes
+    struct Totals
+    {
+        int nodes = 0;
+        qint64 connections = 0;
+        qint64 capacity = 0;
+        double deliveredPerSec = 0;
+        double loadOfAllowed = 0;
+        double worstP50Ms = 0;
+        double worstP99Ms = 0;
+        QString states; // "2 active, 1 down"
+    };
+    Totals m_totals;
     int m_allowedLoad = 100;
     bool m_hasSnapshot = false;
 };

@@ -3,6 +3,7 @@
 //
 // The audit log pane's model: newest first, overlapping pages merged
 // without duplicates, where the next page starts, the bound on entries.
+#include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QTest>
 
@@ -32,13 +33,14 @@ private Q_SLOTS:
     void newestFirst()
     {
         AuditModel model;
-        QCOMPARE(model.merge({record(1, 1000), record(2, 2000), record(3, 2000)}), 3);
+        QCOMPARE(model.merge({record(1, 100'000), record(2, 200'000), record(3, 200'000)}), 3);
         QCOMPARE(model.rowCount(), 3);
         QCOMPARE(text(model, 0, AuditModel::TargetColumn), u"node-3"_s);
         QCOMPARE(text(model, 2, AuditModel::TargetColumn), u"node-1"_s);
         QCOMPARE(text(model, 0, AuditModel::ActorColumn), u"ops"_s);
         QCOMPARE(text(model, 0, AuditModel::ChangeColumn), u"active → draining"_s);
-        QCOMPARE(model.nextSinceMs(), 2000);
+        // The next poll goes back a minute, for entries stamped by a lagging clock.
+        QCOMPARE(model.nextSinceMs(), 200'000 - AuditModel::OverlapMs);
     }
 
     void overlappingPagesAddNothingTwice()
@@ -56,9 +58,23 @@ private Q_SLOTS:
         QCOMPARE(inserted.count(), 1);
     }
 
+    void aLateEntryTakesItsPlaceById()
+    {
+        AuditModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.merge({record(1, 5000), record(3, 6000)});
+        // Written between them by a decision server whose clock is behind.
+        QCOMPARE(model.merge({record(3, 6000), record(2, 4000), record(4, 7000)}), 2);
+        QCOMPARE(model.rowCount(), 4);
+        for (int row = 0; row < 4; ++row)
+            QCOMPARE(model.recordAt(row).id, qint64(4 - row));
+        QCOMPARE(model.nextSinceMs(), 0); // 7000 - a minute
+    }
+
     void boundedToTheNewest()
     {
         AuditModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
         QList<AuditRecord> page;
         for (int id = 1; id <= AuditModel::MaxEntries + 10; ++id)
             page.append(record(id, id));

@@ -6,6 +6,7 @@
 // and sort); state changes and their colours; drain progress; the totals
 // row, which stays last however the view sorts; and what the allowed-load
 // confirmation says will change.
+#include <QAbstractItemModelTester>
 #include <QColor>
 #include <QSignalSpy>
 #include <QTest>
@@ -298,6 +299,25 @@ private Q_SLOTS:
         // busy is full at 60 % already: only calm stops taking users at 20 %.
         const QString low = model.describeAllowedLoadChange(20);
         QVERIFY2(low.contains(u"new users: calm (30 %)."_s), qPrintable(low));
+    }
+
+    void modelContractHoldsThroughChanges()
+    {
+        // Qt's own checks of every signal and index against the rules views rely on.
+        NodeTableModel model;
+        NodeSortModel sorted;
+        sorted.setSourceModel(&model);
+        sorted.sort(NodeTableModel::ConnectionsColumn, Qt::DescendingOrder);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester sortedTester(&sorted,
+                                              QAbstractItemModelTester::FailureReportingMode::QtTest);
+        model.setSnapshot(snapshot({{"a", 1}, {"b", 2}}));
+        model.setSnapshot(snapshot({{"a", 1}, {"b", 2}, {"c", 3}, {"d", 4}}));
+        model.setSnapshot(snapshot({{"d", 40}, {"b", 2}}));
+        model.setSnapshot(snapshot({{"e", 5}}));
+        model.clear();
+        model.setSnapshot(snapshot({}));
+        QCOMPARE(model.rowCount(), 1); // an empty cluster: the totals row alone
     }
 
     void clearEmptiesTheTable()

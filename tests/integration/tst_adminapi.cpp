@@ -89,6 +89,7 @@ private Q_SLOTS:
 
     void drainOrUndrainOfAnUnknownNodeIsNotFound_data();
     void drainOrUndrainOfAnUnknownNodeIsNotFound();
+    void encodedNodeIdsAreDecoded();
     void drainedNodeGetsNoClientsUntilUndrained();
 
     void forgettingAnUnknownNodeIsNotFound();
@@ -362,6 +363,8 @@ void TestAdminApi::clusterJsonHasSnakeCaseNamesAndNumbers()
                                  u"suggested_capacity"_s, u"connections"_s, u"last_report_age_ms"_s})
         QVERIFY2(node.value(field).isDouble(), qPrintable(field));
     QVERIFY(node.value(u"eligible"_s).isBool());
+    QCOMPARE(node.value(u"down"_s), QJsonValue(false)); // it reports
+    QCOMPARE(cluster.value(u"report_interval_ms"_s).toInt(), 1000);
     QCOMPARE(node.value(u"state"_s).toString(), u"active"_s);
     QCOMPARE(node.value(u"admin_state"_s).toString(), u"active"_s);
     QCOMPARE(node.value(u"reported_capacity"_s).toInt(), 10000); // push/capacity's default
@@ -628,6 +631,17 @@ void TestAdminApi::drainOrUndrainOfAnUnknownNodeIsNotFound()
     QCOMPARE(result.contentType, JsonType);
     QCOMPARE(result.errorCode(), u"unknown_node"_s);
     QVERIFY(node(UnknownNode).isEmpty());
+}
+
+void TestAdminApi::encodedNodeIdsAreDecoded()
+{
+    // A '/' or a space inside one path segment reaches the handler as part of the id.
+    const HttpResult result =
+        http("POST", m_bfgd.decisionUrl(), u"/v1/nodes/no%2Fsuch%20node/drain"_s, bearer(OpsKey));
+    QVERIFY2(result.status == 404, qPrintable(result.describe()));
+    QCOMPARE(result.errorCode(), u"unknown_node"_s);
+    const QString message = result.json().value(u"error"_s).toObject().value(u"message"_s).toString();
+    QCOMPARE(message, u"no node no/such node"_s);
 }
 
 void TestAdminApi::drainedNodeGetsNoClientsUntilUndrained()

@@ -96,6 +96,8 @@ class TestLoadPolicy : public QObject
 private Q_SLOTS:
     void eligibility_data();
     void eligibility();
+    void silentNodesCountAsDown_data();
+    void silentNodesCountAsDown();
     void changingAllowedLoadChangesEligibility();
     void noEligibleNodeMeansNoChoice_data();
     void noEligibleNodeMeansNoChoice();
@@ -170,6 +172,27 @@ void TestLoadPolicy::eligibility()
     QRandomGenerator random(5);
     QCOMPARE(policy.choose({load}, QString(), QString(), NowMs, random), eligible ? 0 : -1);
     QCOMPARE(policy.choose({load}, u"room:1"_s, QString(), NowMs, random), eligible ? 0 : -1);
+}
+
+void TestLoadPolicy::silentNodesCountAsDown_data()
+{
+    QTest::addColumn<NodeLoad>("load");
+    QTest::addColumn<bool>("silent");
+    QTest::addRow("fresh report") << node(u"n"_s, 100, 10) << false;
+    QTest::addRow("report just fresh enough") << node(u"n"_s, 100, 10, 0, StaleAfterMs - 1) << false;
+    QTest::addRow("report exactly stale") << node(u"n"_s, 100, 10, 0, StaleAfterMs) << true;
+    QTest::addRow("never reported") << node(u"n"_s, 100, 10, 0, NowMs) << true;
+    QTest::addRow("drained but reporting") << withState(node(u"n"_s, 100, 0), u"drained"_s) << false;
+}
+
+void TestLoadPolicy::silentNodesCountAsDown()
+{
+    QFETCH(NodeLoad, load);
+    QFETCH(bool, silent);
+    const LoadPolicy policy(80, StaleAfterMs);
+    QCOMPARE(policy.isSilent(load, NowMs), silent);
+    if (silent)
+        QVERIFY(!policy.isEligible(load, NowMs)); // the console's "down" is never given clients
 }
 
 void TestLoadPolicy::changingAllowedLoadChangesEligibility()
