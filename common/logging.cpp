@@ -5,6 +5,7 @@
 Q_LOGGING_CATEGORY(lcMain, "bfg.main", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcDecision, "bfg.decision", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcPush, "bfg.push", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcEventLoop, "bfg.eventloop", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcBroker, "bfg.broker", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcStore, "bfg.store", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcHttp, "bfg.http", QtInfoMsg)

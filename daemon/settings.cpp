@@ -242,6 +242,9 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     p.region = r.string(u"push/region"_s, QString());
     p.capacity = r.integer(u"push/capacity"_s, p.capacity, 1, 10'000'000);
     p.workers = r.integer(u"push/workers"_s, p.workers, 0, 256);
+    p.eventLoop = r.string(u"push/event_loop"_s, p.eventLoop);
+    if (p.eventLoop != u"epoll"_s && p.eventLoop != u"qt"_s)
+        r.problem(u"push/event_loop = \"%1\": expected epoll or qt"_s.arg(p.eventLoop));
     p.heartbeatMs = r.integer(u"push/heartbeat_ms"_s, p.heartbeatMs, 1000, 600000);
     p.handshakeTimeoutMs = r.integer(u"push/handshake_timeout_ms"_s, p.handshakeTimeoutMs, 100, 600000);
     p.maxFrameBytes = r.integer(u"push/max_frame_bytes"_s, p.maxFrameBytes, 1024, 16 * 1024 * 1024);

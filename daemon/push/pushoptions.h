@@ -25,6 +25,9 @@ struct PushOptions
     QString region;
     int capacity = 10000;
     int workers = 2; // threads holding connections; 0: one per core
+    // The worker threads' event loop: "epoll" (EpollEventDispatcher, O(ready
+    // sockets) per wake) or "qt" (Qt's default, which polls every socket).
+    QString eventLoop = QStringLiteral("epoll");
     int heartbeatMs = 25000;
     int handshakeTimeoutMs = 10000; // WebSocket upgrade, then again for the Hello
     int maxFrameBytes = 64 * 1024;

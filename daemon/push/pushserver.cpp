@@ -8,6 +8,7 @@
 #include <QTimer>
 
 #include "common/logging.h"
+#include "daemon/eventloop/epolleventdispatcher.h"
 #include "daemon/push/publishapi.h"
 #include "daemon/push/reporter.h"
 
@@ -70,6 +71,8 @@ bool PushServer::start(QString *error)
     for (int i = 0; i < workers; ++i) {
         auto *thread = new QThread;
         thread->setObjectName(u"push-worker-%1"_s.arg(i));
+        if (m_options.eventLoop == u"epoll"_s)
+            thread->setEventDispatcher(new EpollEventDispatcher); // the thread takes it over
         auto *worker = new Worker(i, m_options, m_broker, &m_stats);
         worker->moveToThread(thread);
         thread->start();
@@ -88,7 +91,7 @@ bool PushServer::start(QString *error)
     m_reporter = new Reporter(m_options, this, this);
     m_reporter->start();
     qCInfo(lcPush) << "push node" << m_options.nodeId << "accepting on" << m_options.publicUri << "with"
-                   << workers << "workers; publish API on" << m_options.publicHttpUri;
+                   << workers << m_options.eventLoop << "workers; publish API on" << m_options.publicHttpUri;
     return true;
 }
 
