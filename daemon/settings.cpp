@@ -250,6 +250,7 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     p.maxFrameBytes = r.integer(u"push/max_frame_bytes"_s, p.maxFrameBytes, 1024, 16 * 1024 * 1024);
     p.maxPendingConnections =
         r.integer(u"push/max_pending_connections"_s, p.maxPendingConnections, 1, 1'000'000);
+    p.listenBacklog = r.integer(u"push/listen_backlog"_s, p.listenBacklog, 1, 1'000'000);
     p.maxSendQueueBytes = r.integer(u"push/max_send_queue_bytes"_s, int(p.maxSendQueueBytes), 65536, 1 << 30);
     p.maxPublishBatch = r.integer(u"push/max_publish_batch"_s, p.maxPublishBatch, 1, 100000);
     p.reportIntervalMs = d.reportIntervalMs;

@@ -4,6 +4,7 @@
 
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
+#include "common/websocket.h"
 
 namespace bfg {
 
@@ -27,7 +28,7 @@ MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, q
         body->set_id(message->id.toStdString());
     body->set_publish_time_us(publishTimeUs);
     body->set_payload(message->payload.constData(), size_t(message->payload.size()));
-    message->frame = protocol::encode(frame);
+    message->wire = websocket::frame(websocket::Opcode::Binary, protocol::encode(frame));
     return message;
 }
 

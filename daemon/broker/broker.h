@@ -23,7 +23,8 @@ class QObject;
 namespace bfg {
 
 // One stored message, shared read-only by every session that delivers it.
-// `frame` is the complete encoded ServerFrame, built once per message.
+// `wire` is the whole WebSocket frame carrying its encoded ServerFrame,
+// built once per message: every connection it goes to writes these bytes.
 struct BrokerMessage
 {
     QString stream;
@@ -32,11 +33,11 @@ struct BrokerMessage
     QString id;
     qint64 publishTimeUs = 0;
     QByteArray payload;
-    QByteArray frame;
+    QByteArray wire;
 };
 using MessagePtr = std::shared_ptr<const BrokerMessage>;
 
-// Builds a message and its frame.
+// Builds a message and its WebSocket frame.
 MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, qint64 publishTimeUs,
                        QByteArray payload);
 

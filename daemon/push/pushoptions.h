@@ -31,7 +31,8 @@ struct PushOptions
     int heartbeatMs = 25000;
     int handshakeTimeoutMs = 10000; // WebSocket upgrade, then again for the Hello
     int maxFrameBytes = 64 * 1024;
-    int maxPendingConnections = 1024;
+    int maxPendingConnections = 1024; // handshakes (upgrade and hello) in progress; more get 503
+    int listenBacklog = 4096;         // the kernel's accept queue (capped by net.core.somaxconn)
     qint64 maxSendQueueBytes = 4 * 1024 * 1024;
     int maxPublishBatch = 1000;
     int reportIntervalMs = 1000;

@@ -18,7 +18,8 @@ namespace bfg {
 
 namespace {
 constexpr int CloseWaitMs = 3000;
-}
+constexpr int AcceptRetryMs = 250;
+} // namespace
 
 PushServer::PushServer(PushOptions options, Broker *broker, QObject *parent)
     : QObject(parent)
@@ -47,7 +48,17 @@ bool PushServer::start(QString *error)
         *error = u"push: no token secret configured"_s;
         return false;
     }
-    m_acceptor.setMaxPendingConnections(m_options.maxPendingConnections);
+    m_acceptor.setListenBacklogSize(m_options.listenBacklog);
+    // QTcpServer pauses accepting on any error but a temporary one (out of
+    // file descriptors: EMFILE) and never resumes by itself.
+    connect(&m_acceptor, &QTcpServer::acceptError, this, [this](QAbstractSocket::SocketError) {
+        qCWarning(lcPush).noquote() << "cannot accept connections:" << m_acceptor.errorString()
+                                    << "- retrying in" << AcceptRetryMs << "ms";
+        QTimer::singleShot(AcceptRetryMs, this, [this] {
+            if (m_acceptor.isListening())
+                m_acceptor.resumeAccepting();
+        });
+    });
     m_acceptor.onIncoming = [this](qintptr descriptor) {
         Worker *worker = m_workers[m_nextWorker++ % m_workers.size()];
         QMetaObject::invokeMethod(
@@ -68,6 +79,7 @@ bool PushServer::start(QString *error)
     // Nothing is accepted before start() returns to the event loop, so the
     // workers can be built now, with the node's final id and URI.
     const int workers = m_options.workers > 0 ? m_options.workers : std::max(1, QThread::idealThreadCount());
+    m_options.workers = workers;
     for (int i = 0; i < workers; ++i) {
         auto *thread = new QThread;
         thread->setObjectName(u"push-worker-%1"_s.arg(i));

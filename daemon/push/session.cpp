@@ -4,12 +4,10 @@
 
 #include <algorithm>
 
-#include <QWebSocket>
-
 namespace bfg {
 
-Session::Session(QWebSocket *socket, quint64 id)
-    : m_socket(socket)
+Session::Session(std::unique_ptr<WsConnection> connection, quint64 id)
+    : m_connection(std::move(connection))
     , m_id(id)
 {}
 
@@ -55,13 +53,13 @@ Session::Delivery Session::deliver(const MessagePtr &message)
     if (message->seq != state->delivered + 1)
         return Delivery::Gap;
     state->delivered = message->seq;
-    sendFrame(message->frame);
+    m_connection->send(message->wire); // framed once, shared by every reader
     return Delivery::Sent;
 }
 
 void Session::sendFrame(const QByteArray &frame)
 {
-    m_socket->sendBinaryMessage(frame);
+    m_connection->send(websocket::frame(websocket::Opcode::Binary, frame));
 }
 
 } // namespace bfg

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
-// One client's connection on a push worker: its socket, who it is, where
-// it stands in each stream it reads, and its heartbeat clock. The Worker
-// drives it; the session only knows how to send in order.
+// One client's connection on a push worker: its WebSocket connection (which
+// it owns), who it is, where it stands in each stream it reads, and its
+// heartbeat clock. The Worker drives it; the session only knows how to send
+// in order.
 #pragma once
 
+#include <memory>
 #include <utility>
 #include <vector>
 
 #include <QString>
 
 #include "daemon/broker/broker.h"
-
-class QWebSocket;
+#include "daemon/push/wsconnection.h"
 
 namespace bfg {
 
@@ -39,10 +40,10 @@ public:
         std::vector<MessagePtr> held;   // live messages that came before it
     };
 
-    explicit Session(QWebSocket *socket, quint64 id);
+    Session(std::unique_ptr<WsConnection> connection, quint64 id);
     Q_DISABLE_COPY_MOVE(Session)
 
-    QWebSocket *socket() const { return m_socket; }
+    WsConnection *connection() const { return m_connection.get(); }
     quint64 id() const { return m_id; }
     Stage stage() const { return m_stage; }
     void setStage(Stage stage) { m_stage = stage; }
@@ -61,6 +62,7 @@ public:
     // what the client already has; holds it while the stream's subscription
     // is unanswered; reports a gap (or a new epoch) otherwise.
     Delivery deliver(const MessagePtr &message);
+    // Sends one encoded ServerFrame.
     void sendFrame(const QByteArray &frame);
 
     qint64 lastHeardMs = 0;
@@ -70,7 +72,7 @@ public:
     qint64 leaveByMs = 0;       // asked to reconnect elsewhere: closed if still here then
 
 private:
-    QWebSocket *m_socket;
+    std::unique_ptr<WsConnection> m_connection;
     quint64 m_id;
     Stage m_stage = Stage::AwaitingHello;
     QString m_userId;

@@ -5,10 +5,7 @@
 #include <algorithm>
 
 #include <QRandomGenerator>
-#include <QTcpSocket>
 #include <QTimer>
-#include <QWebSocket>
-#include <QWebSocketServer>
 
 #include "common/logging.h"
 #include "common/protocol.h"
@@ -47,18 +44,15 @@ Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats 
 
 Worker::~Worker()
 {
-    for (auto &[socket, session] : m_sessions) {
+    for (auto &[connection, session] : m_sessions) {
         for (const auto &[stream, state] : session->streams())
             m_broker->unsubscribe(stream, this);
     }
+    // The connections close without calling back into a half-destroyed worker.
 }
 
 void Worker::initialize()
 {
-    m_server = new QWebSocketServer(u"bfgd"_s, QWebSocketServer::NonSecureMode, this);
-    m_server->setHandshakeTimeout(m_options.handshakeTimeoutMs);
-    m_server->setMaxPendingConnections(m_options.maxPendingConnections);
-    connect(m_server, &QWebSocketServer::newConnection, this, &Worker::onNewConnection);
     m_sweepTimer = new QTimer(this);
     m_sweepTimer->setInterval(SweepIntervalMs);
     connect(m_sweepTimer, &QTimer::timeout, this, &Worker::sweep);
@@ -82,7 +76,7 @@ void Worker::drainStep()
 {
     const qint64 nowMs = protocol::nowMs();
     int told = 0;
-    for (auto &[socket, session] : m_sessions) {
+    for (auto &[connection, session] : m_sessions) {
         if (told >= m_drainPerTick)
             return;
         if (session->stage() != Session::Stage::Live || session->leaveByMs != 0)
@@ -97,47 +91,91 @@ void Worker::drainStep()
 
 void Worker::takeSocket(qintptr socketDescriptor)
 {
-    auto *socket = new QTcpSocket;
-    if (!socket->setSocketDescriptor(socketDescriptor)) {
-        qCWarning(lcPush) << "worker" << m_index << "cannot adopt socket:" << socket->errorString();
-        delete socket;
-        return;
+    // Qt's frames go up to twice the node's limit: between the two, onFrame
+    // answers with a FRAME_TOO_LARGE error frame; above, the connection is
+    // closed with 1009 before the payload is read.
+    auto connection =
+        std::make_unique<WsConnection>(socketDescriptor, this, qint64(m_options.maxFrameBytes) * 2);
+    WsConnection *raw = connection.get();
+    auto owned = std::make_unique<Session>(std::move(connection), m_nextSessionId++);
+    Session *session = owned.get();
+    const qint64 nowMs = protocol::nowMs();
+    session->lastHeardMs = nowMs;
+    session->stageDeadlineMs = nowMs + m_options.handshakeTimeoutMs; // for the upgrade
+    m_sessions.emplace(raw, std::move(owned));
+    m_stats->connections.fetch_add(1, std::memory_order_relaxed);
+    // Handshakes cost CPU and memory before anyone is known: bounded per node.
+    const int limit = std::max(1, m_options.maxPendingConnections / std::max(1, m_options.workers));
+    if (++m_awaitingHello > limit) {
+        qCDebug(lcPush) << "worker" << m_index << "turns a connection away:" << m_awaitingHello - 1
+                        << "handshakes pending";
+        setStage(session, Session::Stage::Closing);
+        session->stageDeadlineMs = nowMs + CloseGraceMs;
+        raw->close(0, "too many pending handshakes, retry later", 503);
     }
-    m_server->handleConnection(socket);
 }
 
-void Worker::onNewConnection()
+void Worker::onUpgraded(WsConnection *connection)
 {
-    while (QWebSocket *socket = m_server->nextPendingConnection()) {
-        socket->setParent(this);
-        // Qt closes with 1009 above these; between the node's limit and
-        // twice it, onFrame answers with a FRAME_TOO_LARGE error frame.
-        socket->setMaxAllowedIncomingFrameSize(quint64(m_options.maxFrameBytes) * 2);
-        socket->setMaxAllowedIncomingMessageSize(quint64(m_options.maxFrameBytes) * 2);
-        auto owned = std::make_unique<Session>(socket, m_nextSessionId++);
-        Session *session = owned.get();
-        const qint64 nowMs = protocol::nowMs();
-        session->lastHeardMs = nowMs;
-        session->stageDeadlineMs = nowMs + m_options.handshakeTimeoutMs;
-        m_sessions.emplace(socket, std::move(owned));
-        m_stats->connections.fetch_add(1, std::memory_order_relaxed);
-
-        connect(socket, &QWebSocket::binaryMessageReceived, this,
-                [this, session](const QByteArray &bytes) { onFrame(session, bytes); });
-        connect(socket, &QWebSocket::textMessageReceived, this, [this, session](const QString &) {
-            fail(session, v1::PROTOCOL_VIOLATION,
-                 u"text frames are not part of the protocol; send binary ClientFrames"_s);
-        });
-        connect(socket, &QWebSocket::disconnected, this, [this, session] { removeSession(session); });
-
-        if (socket->requestUrl().path() != QLatin1String(protocol::WebSocketPath))
-            fail(session, v1::BAD_REQUEST,
-                 u"unknown path %1; connect to %2"_s.arg(socket->requestUrl().path(),
-                                                         QLatin1String(protocol::WebSocketPath)));
-    }
+    Session *session = m_sessions.at(connection).get();
+    session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs; // now for the hello
+    if (connection->path() != QByteArrayView(protocol::WebSocketPath))
+        fail(session, v1::BAD_REQUEST,
+             u"unknown path %1; connect to %2"_s.arg(QString::fromUtf8(connection->path()),
+                                                     QLatin1String(protocol::WebSocketPath)));
 }
 
-void Worker::onFrame(Session *session, const QByteArray &bytes)
+void Worker::onMessage(WsConnection *connection, QByteArrayView bytes, bool text)
+{
+    Session *session = m_sessions.at(connection).get();
+    if (text)
+        fail(session, v1::PROTOCOL_VIOLATION,
+             u"text frames are not part of the protocol; send binary ClientFrames"_s);
+    else
+        onFrame(session, bytes);
+}
+
+void Worker::onFlushNeeded(WsConnection *connection)
+{
+    m_toFlush.push_back(connection);
+    scheduleAfterTurn();
+}
+
+void Worker::onDisconnected(WsConnection *connection)
+{
+    const auto it = m_sessions.find(connection);
+    if (it != m_sessions.end())
+        removeSession(it->second.get());
+}
+
+void Worker::scheduleAfterTurn()
+{
+    if (m_afterTurnPosted)
+        return;
+    m_afterTurnPosted = true;
+    QMetaObject::invokeMethod(this, &Worker::afterTurn, Qt::QueuedConnection);
+}
+
+void Worker::afterTurn()
+{
+    m_afterTurnPosted = false;
+    // Flushing can end connections (a write error), which adds to m_ended but
+    // never deletes: every pointer in m_toFlush stays valid until the end.
+    std::vector<WsConnection *> toFlush;
+    toFlush.swap(m_toFlush);
+    for (WsConnection *connection : toFlush)
+        connection->flush();
+    m_ended.clear();
+}
+
+void Worker::setStage(Session *session, Session::Stage stage)
+{
+    if (session->stage() == Session::Stage::AwaitingHello && stage != Session::Stage::AwaitingHello)
+        --m_awaitingHello;
+    session->setStage(stage);
+}
+
+void Worker::onFrame(Session *session, QByteArrayView bytes)
 {
     if (session->stage() == Session::Stage::Closing)
         return;
@@ -209,9 +247,9 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     }
 
     session->setUserId(check.claims.subject);
-    session->setStage(Session::Stage::Subscribing);
+    setStage(session, Session::Stage::Subscribing);
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
-    QWebSocket *socket = session->socket();
+    WsConnection *connection = session->connection();
     const quint64 sessionId = session->id();
     for (const QString &stream : check.claims.streams) {
         session->addStream(stream);
@@ -226,22 +264,22 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
             from = *position;
         m_broker->subscribe(
             stream, from, this, this,
-            [this, socket, sessionId, stream](const Subscription &subscription, const QString &error) {
-                onSubscribed(socket, sessionId, stream, subscription, error);
+            [this, connection, sessionId, stream](const Subscription &subscription, const QString &error) {
+                onSubscribed(connection, sessionId, stream, subscription, error);
             });
     }
 }
 
-Session *Worker::findSession(QWebSocket *socket, quint64 sessionId) const
+Session *Worker::findSession(WsConnection *connection, quint64 sessionId) const
 {
-    const auto it = m_sessions.find(socket);
+    const auto it = m_sessions.find(connection);
     return it != m_sessions.end() && it->second->id() == sessionId ? it->second.get() : nullptr;
 }
 
-void Worker::onSubscribed(QWebSocket *socket, quint64 sessionId, const QString &stream,
+void Worker::onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,
                           const Subscription &subscription, const QString &error)
 {
-    Session *session = findSession(socket, sessionId);
+    Session *session = findSession(connection, sessionId);
     if (!session || session->stage() != Session::Stage::Subscribing)
         return; // gone (or failed on another stream) meanwhile
     if (!error.isEmpty()) {
@@ -274,7 +312,7 @@ void Worker::goLive(Session *session)
         out->set_recovered(state.recovered);
     }
     session->sendFrame(protocol::encode(welcomeFrame));
-    session->setStage(Session::Stage::Live);
+    setStage(session, Session::Stage::Live);
 
     // The first ping comes at a random point of the first interval, so that
     // clients that connected together do not ping together forever.
@@ -287,7 +325,7 @@ void Worker::goLive(Session *session)
     std::vector<MessagePtr> held;
     for (auto &[stream, state] : session->streams()) {
         for (const MessagePtr &message : state.replay)
-            session->sendFrame(message->frame);
+            session->connection()->send(message->wire);
         replayed += state.replay.size();
         held.insert(held.end(), state.held.begin(), state.held.end());
         state.replay = {};
@@ -352,7 +390,7 @@ void Worker::deliverTo(Session *session, const MessagePtr &message, qint64 nowUs
     case Session::Delivery::Sent:
         ++*sent;
         m_latency.record(nowUs - message->publishTimeUs);
-        if (session->socket()->bytesToWrite() > m_options.maxSendQueueBytes)
+        if (session->connection()->queuedBytes() > m_options.maxSendQueueBytes)
             toClose->push_back(session);
         break;
     case Session::Delivery::Skipped:
@@ -375,7 +413,11 @@ void Worker::closeLagging(std::vector<Session *> sessions)
     for (Session *session : sessions) {
         if (session->stage() == Session::Stage::Closing)
             continue;
-        const bool slow = session->socket()->bytesToWrite() > m_options.maxSendQueueBytes;
+        const bool slow = session->connection()->queuedBytes() > m_options.maxSendQueueBytes;
+        // What it has not started to receive is dropped, so that the close
+        // reaches it now; it resumes from its last seq.
+        if (slow)
+            session->connection()->discardQueued();
         closeSession(session, slow ? v1::SLOW_CONSUMER : v1::RESUME_GAP,
                      slow ? u"send queue over its limit"_s : u"resume to fill a gap"_s);
     }
@@ -394,7 +436,7 @@ void Worker::sweep()
     const qint64 nowMs = protocol::nowMs();
     std::vector<std::pair<Session *, v1::ErrorCode>> expired;
     std::vector<Session *> unresponsive;
-    for (auto &[socket, owned] : m_sessions) {
+    for (auto &[connection, owned] : m_sessions) {
         Session *session = owned.get();
         switch (session->stage()) {
         case Session::Stage::AwaitingHello:
@@ -430,7 +472,7 @@ void Worker::sweep()
                      : code == v1::BROKER_UNAVAILABLE ? u"the broker did not answer in time"_s
                                                       : u"heartbeat timeout"_s);
     for (Session *session : unresponsive)
-        session->socket()->abort();
+        session->connection()->abort();
 }
 
 void Worker::fail(Session *session, v1::ErrorCode code, const QString &text)
@@ -446,16 +488,14 @@ void Worker::closeSession(Session *session, int code, const QString &reason)
 {
     if (session->stage() == Session::Stage::Closing)
         return;
-    session->setStage(Session::Stage::Closing);
+    setStage(session, Session::Stage::Closing);
     session->stageDeadlineMs = protocol::nowMs() + CloseGraceMs;
-    // Close reasons are limited to 123 bytes by RFC 6455.
-    session->socket()->close(QWebSocketProtocol::CloseCode(code), reason.left(100));
+    session->connection()->close(code, reason.toUtf8()); // cut to 123 bytes by closeFrame()
 }
 
 void Worker::removeSession(Session *session)
 {
-    QWebSocket *socket = session->socket();
-    const auto it = m_sessions.find(socket);
+    const auto it = m_sessions.find(session->connection());
     if (it == m_sessions.end())
         return;
     for (const auto &[stream, state] : session->streams()) {
@@ -468,15 +508,19 @@ void Worker::removeSession(Session *session)
         }
         m_broker->unsubscribe(stream, this);
     }
+    if (session->stage() == Session::Stage::AwaitingHello)
+        --m_awaitingHello;
+    // Called from inside the connection's own callbacks: deleted after this turn.
+    m_ended.push_back(std::move(it->second));
     m_sessions.erase(it);
     m_stats->connections.fetch_sub(1, std::memory_order_relaxed);
-    socket->deleteLater();
+    scheduleAfterTurn();
 }
 
 void Worker::closeAll(v1::ErrorCode code, const QString &reason)
 {
     std::vector<Session *> all;
-    for (auto &[socket, session] : m_sessions)
+    for (auto &[connection, session] : m_sessions)
         all.push_back(session.get());
     for (Session *session : all)
         closeSession(session, code, reason);

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
-// One push worker thread: completes the WebSocket handshakes of the
-// sockets the acceptor hands it (its own QWebSocketServer, not listening),
-// checks each client's Hello, subscribes its streams at the broker,
-// replays and then delivers live messages, and keeps heartbeats. The
-// broker's thread drops messages into the worker's inbox; the worker
-// fans each one out to its sessions in its own thread.
+// One push worker thread: owns the connections the acceptor hands it
+// (WsConnection: the upgrade, frames, send queues), checks each client's
+// Hello, subscribes its streams at the broker, replays and then delivers
+// live messages, and keeps heartbeats. The broker's thread drops messages
+// into the worker's inbox; the worker fans each one out to its sessions in
+// its own thread, queueing the message's one WebSocket frame on each, and
+// flushes every connection with something queued once per loop turn.
 #pragma once
 
 #include <atomic>
@@ -23,14 +24,12 @@
 #include "common/token.h"
 #include "daemon/broker/broker.h"
 #include "daemon/push/pushoptions.h"
+#include "daemon/push/session.h"
+#include "daemon/push/wsconnection.h"
 
 class QTimer;
-class QWebSocket;
-class QWebSocketServer;
 
 namespace bfg {
-
-class Session;
 
 // Figures the workers add to and the reporter reads.
 struct PushStats
@@ -40,7 +39,7 @@ struct PushStats
     std::atomic<quint64> replayed{0};
 };
 
-class Worker : public QObject, public Subscriber
+class Worker : public QObject, public Subscriber, public WsConnection::Listener
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(Worker)
@@ -64,13 +63,24 @@ public:
     void setDraining(bool draining, int sessionsPerSecond);
 
 private:
-    void onNewConnection();
-    void onFrame(Session *session, const QByteArray &bytes);
+    // WsConnection::Listener
+    void onUpgraded(WsConnection *connection) override;
+    void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) override;
+    void onFlushNeeded(WsConnection *connection) override;
+    void onDisconnected(WsConnection *connection) override;
+
+    void onFrame(Session *session, QByteArrayView bytes);
     void onHello(Session *session, const v1::Hello &hello);
-    void onSubscribed(QWebSocket *socket, quint64 sessionId, const QString &stream,
+    void onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,
                       const Subscription &subscription, const QString &error);
     void goLive(Session *session);
-    Session *findSession(QWebSocket *socket, quint64 sessionId) const;
+    Session *findSession(WsConnection *connection, quint64 sessionId) const;
+    // Every stage change goes through here (it keeps m_awaitingHello).
+    void setStage(Session *session, Session::Stage stage);
+    // Once per loop turn: flushes the connections with something queued, then
+    // deletes the sessions whose connections ended.
+    void afterTurn();
+    void scheduleAfterTurn();
     // Hands `message` to `session`; sessions to close afterwards (a gap, a
     // send queue over its limit) are added to `toClose`.
     void deliverTo(Session *session, const MessagePtr &message, qint64 nowUs, quint64 *sent,
@@ -88,14 +98,17 @@ private:
     Broker *m_broker;
     PushStats *m_stats;
     TokenSigner m_signer;
-    QWebSocketServer *m_server = nullptr;
     QTimer *m_sweepTimer = nullptr;
     QTimer *m_drainTimer = nullptr;
     bool m_draining = false;
     int m_drainPerTick = 1;
     quint64 m_nextSessionId = 1;
-    std::unordered_map<QWebSocket *, std::unique_ptr<Session>> m_sessions;
+    int m_awaitingHello = 0; // sessions not past their hello: the pending handshakes
+    std::unordered_map<WsConnection *, std::unique_ptr<Session>> m_sessions;
     QHash<QString, std::vector<Session *>> m_readers; // stream -> live sessions reading it
+    std::vector<WsConnection *> m_toFlush;
+    std::vector<std::unique_ptr<Session>> m_ended; // deleted after the current turn
+    bool m_afterTurnPosted = false;
 
     std::mutex m_inboxMutex;
     std::vector<MessagePtr> m_inbox;

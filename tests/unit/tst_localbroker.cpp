@@ -17,6 +17,7 @@
 
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
+#include "common/websocket.h"
 #include "daemon/broker/localbroker.h"
 #include "tests/support/brokertesting.h"
 
@@ -230,7 +231,7 @@ void TestLocalBroker::deliveredFrameIsTheEncodedMessage()
     QVERIFY(message->publishTimeUs <= bfg::protocol::nowUs());
 
     bfg::v1::ServerFrame frame;
-    QVERIFY(bfg::protocol::decode(message->frame, &frame));
+    QVERIFY(bfg::protocol::decode(bfg::websocket::payloadOf(message->wire), &frame));
     QCOMPARE(frame.kind_case(), bfg::v1::ServerFrame::kMessage);
     QCOMPARE(QString::fromStdString(frame.message().stream()), u"fx:EURUSD"_s);
     QCOMPARE(frame.message().seq(), quint64(1));

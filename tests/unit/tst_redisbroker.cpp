@@ -23,6 +23,7 @@
 
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
+#include "common/websocket.h"
 #include "daemon/broker/redisbroker.h"
 #include "daemon/broker/redisconnection.h"
 #include "tests/support/brokertesting.h"
@@ -289,7 +290,7 @@ void TestRedisBroker::publishThenResumeFromTheStartReplaysEverything()
     // The replayed frame is the encoded message, as a session sends it.
     bfg::v1::ServerFrame frame;
     const MessagePtr third = subscription.replay[2];
-    QVERIFY(bfg::protocol::decode(third->frame, &frame));
+    QVERIFY(bfg::protocol::decode(bfg::websocket::payloadOf(third->wire), &frame));
     QCOMPARE(frame.kind_case(), bfg::v1::ServerFrame::kMessage);
     QCOMPARE(QString::fromStdString(frame.message().stream()), stream);
     QCOMPARE(frame.message().seq(), quint64(3));
@@ -499,7 +500,7 @@ void TestRedisBroker::binaryPayloadsAndOddIdsSurvive()
             QCOMPARE(message->payload, odd[i].payload);
             QCOMPARE(message->epoch, subscription.epoch);
         }
-        QCOMPARE(live[i]->frame, resumed.replay[i]->frame);
+        QCOMPARE(live[i]->wire, resumed.replay[i]->wire);
     }
     broker->unsubscribe(stream, &collector);
     broker->unsubscribe(stream, &replayed);

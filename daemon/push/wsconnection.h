@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// One accepted TCP connection speaking the server side of WebSocket, on a
+// non-blocking socket watched by one QSocketNotifier in the worker's
+// thread. It answers the upgrade, reads client frames through
+// websocket::FrameReader (pings and the close handshake answered here),
+// and keeps a queue of whole frames to send. The queue holds shared
+// QByteArrays: a message framed once is queued on many connections without
+// a copy, and several frames leave in one writev(). Sends only queue; the
+// worker flushes every connection that has something queued once per loop
+// turn (onFlushNeeded tells it which), so frames queued by one event go out
+// together. The worker owns it and deletes it after onDisconnected, never
+// inside one of its callbacks.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <QByteArray>
+#include <QByteArrayView>
+#include <QtGlobal>
+
+#include "common/websocket.h"
+
+namespace bfg {
+
+class WsConnection
+{
+public:
+    // Handshake -> Open -> Closing (close frame sent or received, or an
+    // HTTP refusal on its way) -> Closed (socket gone).
+    enum class State { Handshake, Open, Closing, Closed };
+
+    class Listener
+    {
+    public:
+        virtual ~Listener() = default;
+        // The upgrade was answered; path() says what the client asked for.
+        virtual void onUpgraded(WsConnection *connection) = 0;
+        virtual void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) = 0;
+        // Something was queued on a connection that had nothing queued.
+        virtual void onFlushNeeded(WsConnection *connection) = 0;
+        // The socket is closed; nothing more comes from this connection.
+        virtual void onDisconnected(WsConnection *connection) = 0;
+    };
+
+    WsConnection(qintptr socket, Listener *listener, qint64 maxMessageBytes);
+    ~WsConnection();
+    Q_DISABLE_COPY_MOVE(WsConnection)
+
+    State state() const { return m_state; }
+    QByteArray path() const { return m_path; }
+    // The code of the peer's close frame (0 until one came).
+    int peerCloseCode() const { return m_peerCloseCode; }
+
+    // Queues one whole frame (websocket::frame()); ignored unless Open.
+    void send(const QByteArray &wireFrame);
+    // Bytes queued and not yet taken by the kernel.
+    qint64 queuedBytes() const { return m_queuedBytes; }
+    // Drops the queued frames no byte of which was written yet (a slow
+    // consumer about to be closed: it resumes from what it has).
+    void discardQueued();
+    // Writes what the kernel takes; the rest waits for the socket to be
+    // writable. Closes the socket when a finished close handshake or a
+    // refusal has gone out.
+    void flush();
+
+    // Open: sends a close frame and waits for the peer's (the worker cuts
+    // off a peer that does not answer). Handshake: answers the upgrade with
+    // an HTTP `httpStatus` error instead and closes.
+    void close(int code, QByteArrayView reason, int httpStatus = 503);
+    // Closes the socket now, without a word.
+    void abort();
+
+private:
+    class Notifier;
+
+    void onReadable();
+    void onWritable();
+    void readHandshake(char *data, qsizetype size);
+    void readFrames(char *data, qsizetype size);
+    void onFrameEvent(websocket::FrameReader::Event event, int code, QByteArrayView payload);
+    void queue(QByteArray bytes);
+    void compactQueue();
+    void closeAfterFlush();
+    void teardown();
+
+    qintptr m_socket;
+    Listener *m_listener;
+    State m_state = State::Handshake;
+    websocket::FrameReader m_reader;
+    QByteArray m_head; // the upgrade request while it arrives
+    QByteArray m_path;
+    std::unique_ptr<Notifier> m_readNotifier;
+    std::unique_ptr<Notifier> m_writeNotifier; // made the first time a write is short
+
+    std::vector<QByteArray> m_queue;
+    size_t m_queueHead = 0;     // first frame not fully written
+    qsizetype m_headOffset = 0; // bytes of it already written
+    qint64 m_queuedBytes = 0;
+    bool m_flushRequested = false;
+    bool m_waitingWritable = false;
+    bool m_closeSent = false;
+    bool m_closeWhenFlushed = false;
+    int m_peerCloseCode = 0;
+};
+
+} // namespace bfg

@@ -1,0 +1,434 @@
+// SPDX-License-Identifier: MIT
+// SPDX-FileCopyrightText: 2026 BFG developers
+//
+// The push node's own WebSocket layer, seen from a raw TCP client that
+// controls every byte: the upgrade and its refusals, a hello sent in the
+// same packet as the upgrade, WebSocket pings, the close handshake, the
+// bound on pending handshakes, and a consumer that stops reading: the node
+// closes it with SLOW_CONSUMER instead of queueing without bound, and the
+// client resumes from what it had without losing a message.
+#include <QNetworkAccessManager>
+#include <QRandomGenerator>
+#include <QTcpSocket>
+#include <QTest>
+
+#include "bfg/v1/api.pb.h"
+#include "bfg/v1/frames.pb.h"
+#include "common/protocol.h"
+#include "common/websocket.h"
+#include "tests/support/bfgdprocess.h"
+#include "tests/support/testhttp.h"
+
+using namespace Qt::Literals::StringLiterals;
+using bfg::test::BfgdProcess;
+namespace protocol = bfg::protocol;
+namespace v1 = bfg::v1;
+namespace ws = bfg::websocket;
+
+namespace {
+constexpr int WaitMs = 10000;
+
+// A WebSocket client written out by hand over a blocking QTcpSocket.
+class RawClient
+{
+public:
+    struct Frame
+    {
+        ws::Opcode opcode;
+        QByteArray payload;
+    };
+
+    bool connectTo(const QUrl &url, int receiveBufferBytes = 0)
+    {
+        if (receiveBufferBytes > 0) // before connecting: the window is agreed then
+            m_socket.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, receiveBufferBytes);
+        m_socket.connectToHost(url.host(), quint16(url.port()));
+        return m_socket.waitForConnected(WaitMs);
+    }
+
+    static QByteArray upgradeRequest(const QByteArray &path = "/v1/ws")
+    {
+        return "GET " + path +
+               " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    }
+
+    void write(const QByteArray &bytes)
+    {
+        m_socket.write(bytes);
+        m_socket.waitForBytesWritten(WaitMs);
+    }
+
+    // The status line and headers of the answer to an upgrade request.
+    QByteArray readResponseHead()
+    {
+        QDeadlineTimer deadline(WaitMs);
+        while (ws::requestHeadEnd(m_buffer) < 0 && !deadline.hasExpired()) {
+            if (!fill(deadline))
+                break;
+        }
+        const qsizetype end = ws::requestHeadEnd(m_buffer);
+        if (end < 0)
+            return {};
+        const QByteArray head = m_buffer.first(end);
+        m_buffer.remove(0, end);
+        return head;
+    }
+
+    QByteArray readAll(int waitMs)
+    {
+        QDeadlineTimer deadline(waitMs);
+        while (!deadline.hasExpired() && fill(deadline)) {
+        }
+        return std::exchange(m_buffer, QByteArray());
+    }
+
+    static QByteArray masked(ws::Opcode opcode, const QByteArray &payload)
+    {
+        QByteArray frame = ws::frame(opcode, payload);
+        const qsizetype headerSize = frame.size() - payload.size();
+        frame[1] = char(frame[1] | 0x80);
+        const quint32 key = QRandomGenerator::global()->generate();
+        const char mask[4] = {char(key), char(key >> 8), char(key >> 16), char(key >> 24)};
+        QByteArray out = frame.first(headerSize) + QByteArray(mask, 4);
+        for (qsizetype i = 0; i < payload.size(); ++i)
+            out.append(char(payload[i] ^ mask[i & 3]));
+        return out;
+    }
+
+    static QByteArray hello(const std::string &token, const QString &stream = {},
+                            const std::string &epoch = {}, quint64 seq = 0)
+    {
+        v1::ClientFrame frame;
+        frame.mutable_hello()->set_token(token);
+        if (!stream.isEmpty()) {
+            v1::StreamPosition *position = frame.mutable_hello()->add_positions();
+            position->set_stream(stream.toStdString());
+            position->set_epoch(epoch);
+            position->set_seq(seq);
+        }
+        return masked(ws::Opcode::Binary, protocol::encode(frame));
+    }
+
+    // The next whole server frame, waiting for it at most until `deadline`.
+    std::optional<Frame> next(QDeadlineTimer deadline)
+    {
+        for (;;) {
+            if (std::optional<Frame> frame = take())
+                return frame;
+            if (deadline.hasExpired() || !fill(deadline))
+                return std::nullopt;
+        }
+    }
+
+    std::optional<v1::ServerFrame> nextServerFrame(QDeadlineTimer deadline)
+    {
+        const std::optional<Frame> frame = next(deadline);
+        v1::ServerFrame decoded;
+        if (!frame || frame->opcode != ws::Opcode::Binary || !protocol::decode(frame->payload, &decoded))
+            return std::nullopt;
+        return decoded;
+    }
+
+    bool isConnected() const { return m_socket.state() == QAbstractSocket::ConnectedState; }
+    QTcpSocket &socket() { return m_socket; }
+
+private:
+    bool fill(QDeadlineTimer deadline)
+    {
+        if (m_socket.bytesAvailable() == 0 &&
+            !m_socket.waitForReadyRead(int(std::max<qint64>(1, deadline.remainingTime()))))
+            return false;
+        m_buffer += m_socket.readAll();
+        return true;
+    }
+
+    std::optional<Frame> take()
+    {
+        if (m_buffer.size() < 2)
+            return std::nullopt;
+        const auto *bytes = reinterpret_cast<const quint8 *>(m_buffer.constData());
+        qsizetype headerSize = 2;
+        quint64 length = bytes[1] & 0x7F;
+        if (length >= 126) {
+            headerSize = length == 126 ? 4 : 10;
+            if (m_buffer.size() < headerSize)
+                return std::nullopt;
+            length = 0;
+            for (qsizetype i = 2; i < headerSize; ++i)
+                length = (length << 8) | bytes[i];
+        }
+        if (quint64(m_buffer.size() - headerSize) < length)
+            return std::nullopt;
+        Frame frame{ws::Opcode(bytes[0] & 0x0F), m_buffer.mid(headerSize, qsizetype(length))};
+        m_buffer.remove(0, headerSize + qsizetype(length));
+        return frame;
+    }
+
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+};
+
+int closeCodeOf(const QByteArray &payload)
+{
+    return payload.size() >= 2 ? (quint8(payload[0]) << 8) | quint8(payload[1]) : ws::CloseNoStatus;
+}
+} // namespace
+
+class TestPushConnection : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void upgradeIsAnswered();
+    void badUpgradeGetsAnHttpError_data();
+    void badUpgradeGetsAnHttpError();
+    void helloInTheUpgradePacketIsRead();
+    void pingIsAnsweredAndCloseIsEchoed();
+    void pendingHandshakesAreBounded();
+    void slowConsumerIsClosedAndResumesWithoutLoss();
+
+private:
+    v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
+    bool publish(const BfgdProcess &bfgd, const QString &stream, int count, int payloadBytes);
+
+    QNetworkAccessManager m_network;
+};
+
+v1::AssignResponse TestPushConnection::assign(const BfgdProcess &bfgd, const QString &user)
+{
+    QUrl url = bfgd.decisionUrl();
+    url.setPath(u"/v1/assign"_s);
+    url.setQuery(u"user="_s + user);
+    v1::AssignResponse response;
+    // Until the node's first report arrives the answer is 503: ask again.
+    const bool answered = QTest::qWaitFor(
+        [&] {
+            const auto result =
+                bfg::test::httpCall(m_network, {"GET", url, {}, {}, {}, "application/x-protobuf", {}});
+            return result.status == 200 && protocol::decode(result.body, &response) &&
+                   !response.token().empty();
+        },
+        WaitMs);
+    if (!answered)
+        qWarning() << "no assignment for" << user;
+    return response;
+}
+
+bool TestPushConnection::publish(const BfgdProcess &bfgd, const QString &stream, int count, int payloadBytes)
+{
+    QUrl url = bfgd.publishUrl();
+    url.setPath(u"/v1/publish"_s);
+    constexpr int PerRequest = 20;
+    for (int sent = 0; sent < count; sent += PerRequest) {
+        v1::PublishRequest request;
+        for (int i = sent; i < std::min(count, sent + PerRequest); ++i) {
+            v1::PublishItem *item = request.add_items();
+            item->set_stream(stream.toStdString());
+            item->set_payload(std::string(size_t(payloadBytes), char('a' + i % 26)));
+        }
+        const auto result = bfg::test::httpCall(m_network, {"POST",
+                                                            url,
+                                                            protocol::encode(request),
+                                                            "application/x-protobuf",
+                                                            {},
+                                                            "application/x-protobuf",
+                                                            {}});
+        if (result.status != 200) {
+            qWarning() << "publish failed:" << result.describe();
+            return false;
+        }
+    }
+    return true;
+}
+
+void TestPushConnection::upgradeIsAnswered()
+{
+    BfgdProcess bfgd;
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    RawClient client;
+    QVERIFY(client.connectTo(bfgd.pushUrl()));
+    client.write(RawClient::upgradeRequest());
+    const QByteArray head = client.readResponseHead();
+    QVERIFY2(head.startsWith("HTTP/1.1 101 "), head.constData());
+    // The RFC 6455 example key and its answer.
+    QVERIFY2(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), head.constData());
+}
+
+void TestPushConnection::badUpgradeGetsAnHttpError_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<QByteArray>("status");
+    const QByteArray good = RawClient::upgradeRequest();
+    QTest::addRow("plain HTTP GET") << QByteArray("GET /v1/ws HTTP/1.1\r\nHost: x\r\n\r\n")
+                                    << QByteArray("426");
+    QTest::addRow("POST") << QByteArray(good).replace("GET", "POST") << QByteArray("405");
+    QTest::addRow("version 8") << QByteArray(good).replace("Version: 13", "Version: 8") << QByteArray("426");
+    QTest::addRow("short key") << QByteArray(good).replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ=")
+                               << QByteArray("400");
+    QTest::addRow("head above 8 KiB")
+        << "GET /v1/ws HTTP/1.1\r\nX-Filler: " + QByteArray(9000, 'x') << QByteArray("431");
+}
+
+void TestPushConnection::badUpgradeGetsAnHttpError()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(QByteArray, status);
+    BfgdProcess bfgd;
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    RawClient client;
+    QVERIFY(client.connectTo(bfgd.pushUrl()));
+    client.write(request);
+    const QByteArray answer = client.readAll(WaitMs);
+    QVERIFY2(answer.startsWith(QByteArray("HTTP/1.1 " + status + ' ')), answer.constData());
+    QVERIFY2(answer.contains("Connection: close\r\n"), answer.constData());
+    // And the node hung up after answering.
+    QTRY_VERIFY_WITH_TIMEOUT(!client.isConnected(), WaitMs);
+    QVERIFY(bfgd.isRunning());
+}
+
+void TestPushConnection::helloInTheUpgradePacketIsRead()
+{
+    BfgdProcess bfgd;
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const v1::AssignResponse assigned = assign(bfgd, u"eager"_s);
+    QVERIFY(!assigned.token().empty());
+
+    RawClient client;
+    QVERIFY(client.connectTo(bfgd.pushUrl()));
+    // One write: the node must not drop the frame that came behind the head.
+    client.write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
+    QVERIFY(client.readResponseHead().startsWith("HTTP/1.1 101 "));
+    const auto welcome = client.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(welcome);
+    QCOMPARE(welcome->kind_case(), v1::ServerFrame::kWelcome);
+    QCOMPARE(welcome->welcome().streams_size(), 1);
+    QCOMPARE(welcome->welcome().streams(0).stream(), "user:eager");
+}
+
+void TestPushConnection::pingIsAnsweredAndCloseIsEchoed()
+{
+    BfgdProcess bfgd;
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    RawClient client;
+    QVERIFY(client.connectTo(bfgd.pushUrl()));
+    client.write(RawClient::upgradeRequest());
+    QVERIFY(client.readResponseHead().startsWith("HTTP/1.1 101 "));
+
+    client.write(RawClient::masked(ws::Opcode::Ping, "are you there"));
+    auto pong = client.next(QDeadlineTimer(WaitMs));
+    QVERIFY(pong);
+    QCOMPARE(pong->opcode, ws::Opcode::Pong);
+    QCOMPARE(pong->payload, QByteArray("are you there"));
+
+    QByteArray close("\x0b\xb9", 2); // 3001, a retry-range code
+    client.write(RawClient::masked(ws::Opcode::Close, close + "bye"));
+    auto echo = client.next(QDeadlineTimer(WaitMs));
+    QVERIFY(echo);
+    QCOMPARE(echo->opcode, ws::Opcode::Close);
+    QCOMPARE(closeCodeOf(echo->payload), 3001);
+    // The server closes the TCP connection once the handshake is done.
+    QTRY_VERIFY_WITH_TIMEOUT(!client.isConnected() || client.readAll(100).isEmpty(), WaitMs);
+    QVERIFY(!client.next(QDeadlineTimer(WaitMs)));
+}
+
+void TestPushConnection::pendingHandshakesAreBounded()
+{
+    BfgdProcess bfgd({u"--set"_s, u"push/workers=1"_s, u"--set"_s, u"push/max_pending_connections=2"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    RawClient first, second, third;
+    QVERIFY(first.connectTo(bfgd.pushUrl()));
+    QVERIFY(second.connectTo(bfgd.pushUrl()));
+    QTest::qWait(200); // the node takes them in
+    QVERIFY(third.connectTo(bfgd.pushUrl()));
+    const QByteArray answer = third.readAll(WaitMs);
+    QVERIFY2(answer.startsWith("HTTP/1.1 503 "), answer.constData());
+
+    // The first two still get their upgrade; once one leaves, there is room again.
+    first.write(RawClient::upgradeRequest());
+    QVERIFY(first.readResponseHead().startsWith("HTTP/1.1 101 "));
+    first.socket().abort();
+    QTest::qWait(200);
+    RawClient fourth;
+    QVERIFY(fourth.connectTo(bfgd.pushUrl()));
+    fourth.write(RawClient::upgradeRequest());
+    QVERIFY(fourth.readResponseHead().startsWith("HTTP/1.1 101 "));
+}
+
+void TestPushConnection::slowConsumerIsClosedAndResumesWithoutLoss()
+{
+    constexpr int Messages = 400;
+    constexpr int PayloadBytes = 30000; // 12 MB in all: far above the kernel's buffers and the node's queue
+    BfgdProcess bfgd(
+        {u"--set"_s, u"push/max_send_queue_bytes=65536"_s, u"--set"_s, u"broker/history_size=1000"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const v1::AssignResponse assigned = assign(bfgd, u"slow"_s);
+    QVERIFY(!assigned.token().empty());
+
+    RawClient slow;
+    QVERIFY(slow.connectTo(bfgd.pushUrl(), 65536));
+    slow.write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
+    QVERIFY(slow.readResponseHead().startsWith("HTTP/1.1 101 "));
+    const auto welcome = slow.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(welcome && welcome->has_welcome());
+    const std::string epoch = welcome->welcome().streams(0).epoch();
+
+    // Stop reading: Qt takes at most 64 KiB from the kernel while the event loop runs.
+    slow.socket().setReadBufferSize(65536);
+    QVERIFY(publish(bfgd, u"user:slow"_s, Messages, PayloadBytes));
+
+    // Read it all now: messages 1..k in order, then the node's close.
+    slow.socket().setReadBufferSize(0);
+    quint64 last = 0;
+    int closeCode = 0;
+    QDeadlineTimer deadline(3 * WaitMs);
+    while (closeCode == 0) {
+        const auto frame = slow.next(deadline);
+        QVERIFY2(frame, "the node neither closed the slow consumer nor delivered everything");
+        if (frame->opcode == ws::Opcode::Close) {
+            closeCode = closeCodeOf(frame->payload);
+            break;
+        }
+        v1::ServerFrame decoded;
+        QVERIFY(protocol::decode(frame->payload, &decoded));
+        if (decoded.has_ping())
+            continue;
+        QVERIFY2(decoded.has_message(), decoded.DebugString().c_str());
+        QCOMPARE(decoded.message().seq(), last + 1);
+        last = decoded.message().seq();
+    }
+    QCOMPARE(closeCode, int(v1::SLOW_CONSUMER));
+    QVERIFY(protocol::isRetryCode(closeCode));
+    QVERIFY2(last < quint64(Messages), "everything fit: the test did not make a slow consumer");
+
+    // It resumes from what it had and gets the rest, once each, in order.
+    RawClient resumed;
+    QVERIFY(resumed.connectTo(bfgd.pushUrl()));
+    const v1::AssignResponse again = assign(bfgd, u"slow"_s);
+    resumed.write(RawClient::upgradeRequest() + RawClient::hello(again.token(), u"user:slow"_s, epoch, last));
+    QVERIFY(resumed.readResponseHead().startsWith("HTTP/1.1 101 "));
+    const auto rewelcome = resumed.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(rewelcome && rewelcome->has_welcome());
+    QVERIFY(rewelcome->welcome().streams(0).recovered());
+    deadline = QDeadlineTimer(3 * WaitMs);
+    while (last < quint64(Messages)) {
+        const auto frame = resumed.nextServerFrame(deadline);
+        QVERIFY2(frame, qPrintable(u"stopped after seq %1"_s.arg(last)));
+        if (frame->has_ping())
+            continue;
+        QVERIFY(frame->has_message());
+        QCOMPARE(frame->message().seq(), last + 1);
+        QCOMPARE(frame->message().payload().size(), size_t(PayloadBytes));
+        last = frame->message().seq();
+    }
+    QVERIFY(bfgd.isRunning());
+}
+
+QTEST_GUILESS_MAIN(TestPushConnection)
+#include "tst_pushconnection.moc"
