@@ -4,6 +4,10 @@
 
 #include <chrono>
 
+#ifdef Q_OS_LINUX
+#include <pthread.h>
+#endif
+
 #include <QMetaObject>
 #include <QRandomGenerator>
 
@@ -45,7 +49,6 @@ bool LocalBroker::start(QString *error)
     }
     // Everything is (re)loaded from the store by the writer.
     m_streams.clear();
-    m_trimmed.clear();
     std::promise<QString> started;
     std::future<QString> result = started.get_future();
     m_stopping = false;
@@ -83,7 +86,7 @@ LocalBroker::Stream &LocalBroker::streamLocked(const QString &name, qint64 nowUs
     return it->second;
 }
 
-void LocalBroker::evictLocked(const QString &name, Stream &stream, qint64 cutoffUs)
+void LocalBroker::evictLocked(Stream &stream, qint64 cutoffUs)
 {
     while (!stream.history.empty()) {
         const MessagePtr &oldest = stream.history.front();
@@ -91,8 +94,6 @@ void LocalBroker::evictLocked(const QString &name, Stream &stream, qint64 cutoff
         const bool tooOld = oldest->publishTimeUs < cutoffUs && oldest->seq <= stream.dispatchedSeq;
         if (!tooMany && !tooOld)
             break;
-        if (tooMany)
-            m_trimmed[name] = oldest->seq; // age is pruned on disk by time alone
         if (!oldest->id.isEmpty())
             stream.seqById.remove(oldest->id);
         stream.history.pop_front();
@@ -130,7 +131,7 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
             if (!item.id.isEmpty())
                 stream.seqById.insert(item.id, seq);
             stream.history.push_back(message);
-            evictLocked(item.stream, stream, 0);
+            evictLocked(stream, 0);
             batch.results.push_back({item.stream, seq, stream.epoch, false});
             batch.messages.push_back(std::move(message));
         }
@@ -200,7 +201,7 @@ void LocalBroker::pruneNow()
     std::lock_guard lock(m_mutex);
     for (auto it = m_streams.begin(); it != m_streams.end();) {
         Stream &stream = it->second;
-        evictLocked(it->first, stream, cutoffUs);
+        evictLocked(stream, cutoffUs);
         const bool idle = stream.updatedUs < idleCutoffUs && stream.subscribers.isEmpty() &&
                           stream.lastSeq == stream.dispatchedSeq;
         it = idle ? m_streams.erase(it) : std::next(it);
@@ -209,19 +210,17 @@ void LocalBroker::pruneNow()
 
 void LocalBroker::pruneDisk(HistoryTable &table, qint64 nowUs)
 {
-    std::unordered_map<QString, quint64> trimmed;
-    {
-        std::lock_guard lock(m_mutex);
-        trimmed.swap(m_trimmed);
-    }
+    // The disk keeps history_age_s of messages; history_size applies in
+    // memory and when loading.
     table.deleteMessagesBefore(nowUs - qint64(m_options.historyAgeSeconds) * 1000000);
-    for (const auto &[stream, seq] : trimmed)
-        table.deleteMessagesUpTo(stream, seq);
     table.deleteStreamsIdleSince(nowUs - qint64(m_options.streamTtlSeconds) * 1000000);
 }
 
 void LocalBroker::writerLoop(std::promise<QString> started)
 {
+#ifdef Q_OS_LINUX
+    pthread_setname_np(pthread_self(), "bfg-history"); // in top -H and perf
+#endif
     Database database;
     QString error;
     if (!database.open(m_options.databasePath, Database::Schema::History, &error)) {
@@ -254,7 +253,7 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                               stream.seqById.insert(row.id, row.seq);
                           stream.history.push_back(makeMessage(row.stream, row.seq, stream.epoch, row.id,
                                                                row.publishTimeUs, std::move(row.payload)));
-                          evictLocked(row.stream, stream, 0);
+                          evictLocked(stream, 0);
                           ++loadedMessages;
                       },
                       &error);

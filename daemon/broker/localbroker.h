@@ -76,7 +76,7 @@ private:
     };
 
     Stream &streamLocked(const QString &name, qint64 nowUs);
-    void evictLocked(const QString &name, Stream &stream, qint64 cutoffUs);
+    void evictLocked(Stream &stream, qint64 cutoffUs);
     void writerLoop(std::promise<QString> started);
     void pruneDisk(class HistoryTable &table, qint64 nowUs);
     static QString newEpoch();
@@ -85,7 +85,6 @@ private:
     std::mutex m_mutex;
     std::condition_variable m_wake;
     std::unordered_map<QString, Stream> m_streams;
-    std::unordered_map<QString, quint64> m_trimmed; // stream -> seq evicted by count, to delete on disk
     std::deque<Batch> m_queue;
     bool m_stopping = false;
     bool m_running = false;

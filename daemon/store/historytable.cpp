@@ -2,7 +2,13 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "daemon/store/historytable.h"
 
+#include <algorithm>
+#include <limits>
+
+#include <sqlite3.h>
+
 #include <QSqlDatabase>
+#include <QSqlDriver>
 #include <QSqlError>
 #include <QSqlQuery>
 
@@ -12,55 +18,111 @@ using namespace Qt::Literals::StringLiterals;
 
 namespace bfg {
 
+namespace {
+// Binds a QString as UTF-16 without a copy: it outlives the statement's step.
+int bindText(sqlite3_stmt *statement, int index, const QString &text)
+{
+    return sqlite3_bind_text16(statement, index, text.utf16(), int(text.size() * 2), SQLITE_STATIC);
+}
+} // namespace
+
+void HistoryTable::StatementDeleter::operator()(sqlite3_stmt *statement) const
+{
+    sqlite3_finalize(statement);
+}
+
 HistoryTable::HistoryTable(QSqlDatabase &db)
     : m_db(db)
-    , m_insertMessage(std::make_unique<QSqlQuery>(db))
-    , m_upsertStream(std::make_unique<QSqlQuery>(db))
 {
-    m_insertMessage->prepare(
-        u"INSERT OR REPLACE INTO messages (stream, seq, message_id, publish_time_us, payload)"
-        " VALUES (?, ?, ?, ?, ?)"_s);
-    m_upsertStream->prepare(u"INSERT INTO streams (stream, epoch, last_seq, updated_us) VALUES (?, ?, ?, ?)"
-                            " ON CONFLICT (stream) DO UPDATE SET epoch = excluded.epoch,"
-                            " last_seq = excluded.last_seq, updated_us = excluded.updated_us"_s);
+    // The QSQLITE driver hands out its sqlite3 connection; the history store
+    // is always SQLite (Database::Schema::History).
+    const QVariant handle = db.driver()->handle();
+    if (handle.isValid() && qstrcmp(handle.typeName(), "sqlite3*") == 0)
+        m_handle = *static_cast<sqlite3 *const *>(handle.constData());
+    if (!m_handle) {
+        qCCritical(lcStore) << "the history store is not an SQLite database";
+        return;
+    }
+    m_insertMessage = prepare(
+        "INSERT INTO messages (stream, seq, message_id, publish_time_us, payload) VALUES (?, ?, ?, ?, ?)");
+    m_upsertStream = prepare("INSERT INTO streams (stream, epoch, last_seq, updated_us) VALUES (?, ?, ?, ?)"
+                             " ON CONFLICT (stream) DO UPDATE SET epoch = excluded.epoch,"
+                             " last_seq = excluded.last_seq, updated_us = excluded.updated_us");
+    m_deleteThrough = prepare("DELETE FROM messages WHERE rowid <= ?");
 }
 
 HistoryTable::~HistoryTable() = default;
 
+HistoryTable::Statement HistoryTable::prepare(const char *sql)
+{
+    sqlite3_stmt *statement = nullptr;
+    if (sqlite3_prepare_v3(m_handle, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK)
+        qCCritical(lcStore).noquote() << "cannot prepare" << sql << "-" << lastError();
+    return Statement(statement);
+}
+
+bool HistoryTable::exec(const char *sql, QString *error)
+{
+    if (sqlite3_exec(m_handle, sql, nullptr, nullptr, nullptr) == SQLITE_OK)
+        return true;
+    *error = lastError();
+    return false;
+}
+
+QString HistoryTable::lastError() const
+{
+    return QString::fromUtf8(sqlite3_errmsg(m_handle));
+}
+
 bool HistoryTable::append(const std::vector<HistoryRow> &messages, const std::vector<StreamRow> &streams,
                           QString *error)
 {
-    if (!m_db.transaction()) {
-        *error = m_db.lastError().text();
+    if (!m_insertMessage || !m_upsertStream) {
+        *error = u"the history store is not usable"_s;
         return false;
     }
-    for (const HistoryRow &row : messages) {
-        m_insertMessage->bindValue(0, row.stream);
-        m_insertMessage->bindValue(1, qint64(row.seq));
-        m_insertMessage->bindValue(2, row.id.isEmpty() ? QVariant() : QVariant(row.id));
-        m_insertMessage->bindValue(3, row.publishTimeUs);
-        m_insertMessage->bindValue(4, row.payload);
-        if (!m_insertMessage->exec()) {
-            *error = m_insertMessage->lastError().text();
-            m_db.rollback();
-            return false;
-        }
-    }
-    for (const StreamRow &row : streams) {
-        m_upsertStream->bindValue(0, row.stream);
-        m_upsertStream->bindValue(1, row.epoch);
-        m_upsertStream->bindValue(2, qint64(row.lastSeq));
-        m_upsertStream->bindValue(3, row.updatedUs);
-        if (!m_upsertStream->exec()) {
-            *error = m_upsertStream->lastError().text();
-            m_db.rollback();
-            return false;
-        }
-    }
-    if (!m_db.commit()) {
-        *error = m_db.lastError().text();
-        m_db.rollback();
+    if (!exec("BEGIN", error))
         return false;
+    auto step = [this, error](sqlite3_stmt *statement) {
+        const int result = sqlite3_step(statement);
+        sqlite3_reset(statement);
+        sqlite3_clear_bindings(statement);
+        if (result == SQLITE_DONE)
+            return true;
+        *error = lastError();
+        return false;
+    };
+    bool ok = true;
+    for (auto row = messages.cbegin(); ok && row != messages.cend(); ++row) {
+        sqlite3_stmt *insert = m_insertMessage.get();
+        bindText(insert, 1, row->stream);
+        sqlite3_bind_int64(insert, 2, sqlite3_int64(row->seq));
+        if (!row->id.isEmpty())
+            bindText(insert, 3, row->id);
+        sqlite3_bind_int64(insert, 4, row->publishTimeUs);
+        sqlite3_bind_blob(insert, 5, row->payload.constData(), int(row->payload.size()), SQLITE_STATIC);
+        ok = step(insert);
+    }
+    // Taken now: the upserts below would move it to the streams table's rows.
+    const qint64 lastRowid = sqlite3_last_insert_rowid(m_handle);
+    for (auto row = streams.cbegin(); ok && row != streams.cend(); ++row) {
+        sqlite3_stmt *upsert = m_upsertStream.get();
+        bindText(upsert, 1, row->stream);
+        bindText(upsert, 2, row->epoch);
+        sqlite3_bind_int64(upsert, 3, sqlite3_int64(row->lastSeq));
+        sqlite3_bind_int64(upsert, 4, row->updatedUs);
+        ok = step(upsert);
+    }
+    QString ignored;
+    if (!ok || !exec("COMMIT", error)) {
+        exec("ROLLBACK", &ignored);
+        return false;
+    }
+    if (!messages.empty()) {
+        qint64 latestUs = m_watermarks.empty() ? 0 : m_watermarks.back().publishTimeUs;
+        for (const HistoryRow &row : messages)
+            latestUs = std::max(latestUs, row.publishTimeUs);
+        m_watermarks.push_back({lastRowid, latestUs});
     }
     return true;
 }
@@ -112,14 +174,33 @@ bool HistoryTable::execute(const QString &statement, const QVariantList &values,
 
 bool HistoryTable::deleteMessagesBefore(qint64 publishTimeUs)
 {
-    return execute(u"DELETE FROM messages WHERE publish_time_us < ?"_s, {publishTimeUs},
-                   u"pruning history"_s);
-}
-
-bool HistoryTable::deleteMessagesUpTo(const QString &stream, quint64 seq)
-{
-    return execute(u"DELETE FROM messages WHERE stream = ? AND seq <= ?"_s, {stream, qint64(seq)},
-                   u"pruning history of "_s + stream);
+    if (!m_scanned) {
+        // What earlier runs left: one scan, at the first prune.
+        m_scanned = true;
+        if (!execute(u"DELETE FROM messages WHERE publish_time_us < ? AND rowid <= ?"_s,
+                     {publishTimeUs,
+                      m_watermarks.empty() ? std::numeric_limits<qint64>::max() : m_watermarks.front().rowid},
+                     u"pruning history"_s))
+            return false;
+    }
+    // The log is in publish order: everything up to the last append that
+    // was wholly older than the cutoff goes, with one range delete.
+    qint64 through = 0;
+    while (!m_watermarks.empty() && m_watermarks.front().publishTimeUs < publishTimeUs) {
+        through = m_watermarks.front().rowid;
+        m_watermarks.pop_front();
+    }
+    if (through == 0 || !m_deleteThrough)
+        return true;
+    sqlite3_stmt *statement = m_deleteThrough.get();
+    sqlite3_bind_int64(statement, 1, through);
+    const int result = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    if (result != SQLITE_DONE) {
+        qCWarning(lcStore).noquote() << "pruning history failed:" << lastError();
+        return false;
+    }
+    return true;
 }
 
 bool HistoryTable::deleteStreamsIdleSince(qint64 updatedUs)

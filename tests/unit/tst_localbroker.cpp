@@ -11,6 +11,9 @@
 
 #include <QFile>
 #include <QLoggingCategory>
+#include <QSqlDatabase>
+#include <QSqlError>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
@@ -73,11 +76,15 @@ private Q_SLOTS:
     void messagesOlderThanTheAgeWindowAreNotReplayed();
     void restartKeepsEpochHistoryAndSequence();
     void restartKeepsTheCountWindow();
+    void diskKeepsTheAgeWindowOnly();
+    void historyOfAnEarlierVersionIsMigrated();
     void lostDatabaseStartsANewEpoch();
     void publishAfterStopFails();
 
 private:
     LocalBrokerOptions options(int historySize = 100, int historyAgeSeconds = 300) const;
+    // Rows in the history file's messages table (-1: unreadable).
+    int storedMessages() const;
 
     std::unique_ptr<QTemporaryDir> m_dir;
 };
@@ -106,6 +113,20 @@ LocalBrokerOptions TestLocalBroker::options(int historySize, int historyAgeSecon
     options.historySize = historySize;
     options.historyAgeSeconds = historyAgeSeconds;
     return options;
+}
+
+int TestLocalBroker::storedMessages() const
+{
+    int count = -1;
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"peek"_s);
+        db.setDatabaseName(options().databasePath);
+        QSqlQuery query(db);
+        if (db.open() && query.exec(u"SELECT count(*) FROM messages"_s) && query.next())
+            count = query.value(0).toInt();
+    }
+    QSqlDatabase::removeDatabase(u"peek"_s);
+    return count;
 }
 
 void TestLocalBroker::publishNumbersMessagesFromOneInOneEpoch()
@@ -600,6 +621,86 @@ void TestLocalBroker::restartKeepsTheCountWindow()
     QCOMPARE(outside.seq, quint64(25));
     broker.unsubscribe(u"user:alice"_s, &collector);
     broker.unsubscribe(u"user:alice"_s, &collector);
+}
+
+void TestLocalBroker::diskKeepsTheAgeWindowOnly()
+{
+    QString epoch;
+    {
+        LocalBroker broker(options(100, 1));
+        QString error;
+        QVERIFY2(broker.start(&error), qPrintable(error));
+        std::vector<PublishResult> results;
+        QVERIFY(publish(broker, items(u"user:alice"_s, 1, 5), this, &results));
+        epoch = results.front().epoch;
+        QCOMPARE(storedMessages(), 5);
+        // The writer prunes once a second: a second later they are gone from disk.
+        QTRY_COMPARE_WITH_TIMEOUT(storedMessages(), 0, WaitMs);
+        QVERIFY(publish(broker, items(u"user:alice"_s, 6, 8), this, &results));
+        QCOMPARE(storedMessages(), 3);
+        broker.stop();
+    }
+
+    // A restart with a long window finds only what was left, and the sequence.
+    LocalBroker broker(options(100, 300));
+    QString error;
+    QVERIFY2(broker.start(&error), qPrintable(error));
+    Collector collector;
+    const Subscription fromFive = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 5}, &collector);
+    QVERIFY(fromFive.recovered);
+    QCOMPARE(seqsOf(fromFive.replay), range(6, 8));
+    const Subscription fromTwo = broker.subscribeNow(u"user:alice"_s, StreamPoint{epoch, 2}, &collector);
+    QVERIFY(!fromTwo.recovered);
+    QCOMPARE(fromTwo.seq, quint64(8));
+    broker.unsubscribe(u"user:alice"_s, &collector);
+    broker.unsubscribe(u"user:alice"_s, &collector);
+}
+
+void TestLocalBroker::historyOfAnEarlierVersionIsMigrated()
+{
+    // A history file as the first release wrote it (schema version 1).
+    const qint64 nowUs = bfg::protocol::nowUs();
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"v1"_s);
+        db.setDatabaseName(options().databasePath);
+        QVERIFY(db.open());
+        QSqlQuery query(db);
+        for (
+            const QString &statement :
+            {u"CREATE TABLE schema_version (version INTEGER NOT NULL)"_s,
+             u"INSERT INTO schema_version VALUES (1)"_s,
+             u"CREATE TABLE streams (stream TEXT PRIMARY KEY, epoch TEXT NOT NULL,"
+             "last_seq INTEGER NOT NULL, updated_us INTEGER NOT NULL)"_s,
+             u"CREATE TABLE messages (stream TEXT NOT NULL, seq INTEGER NOT NULL, message_id TEXT,"
+             "publish_time_us INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (stream, seq)) WITHOUT ROWID"_s,
+             u"CREATE INDEX messages_by_time ON messages (publish_time_us)"_s,
+             u"INSERT INTO streams VALUES ('user:alice', 'e1', 3, %1)"_s.arg(nowUs)})
+            QVERIFY2(query.exec(statement), qPrintable(query.lastError().text()));
+        for (int seq = 1; seq <= 3; ++seq)
+            QVERIFY(query.exec(
+                u"INSERT INTO messages VALUES ('user:alice', %1, 'id-%1', %2, 'payload %1')"_s.arg(seq).arg(
+                    nowUs)));
+    }
+    QSqlDatabase::removeDatabase(u"v1"_s);
+
+    LocalBroker broker(options());
+    QString error;
+    QVERIFY2(broker.start(&error), qPrintable(error));
+    Collector collector;
+    const Subscription resumed = broker.subscribeNow(u"user:alice"_s, StreamPoint{u"e1"_s, 1}, &collector);
+    QCOMPARE(resumed.epoch, u"e1"_s);
+    QVERIFY(resumed.recovered);
+    QCOMPARE(seqsOf(resumed.replay), range(2, 3));
+    QCOMPARE(resumed.replay.back()->payload, QByteArray("payload 3"));
+    std::vector<PublishResult> results;
+    QVERIFY(publish(broker, items(u"user:alice"_s, 1, 1, u"id-"_s), this, &results));
+    QVERIFY(results.front().duplicate); // the ids came along too
+    QCOMPARE(results.front().seq, quint64(1));
+    QVERIFY(publish(broker, items(u"user:alice"_s, 4, 4), this, &results));
+    QCOMPARE(results.front().seq, quint64(4));
+    broker.unsubscribe(u"user:alice"_s, &collector);
+    broker.stop();
+    QCOMPARE(storedMessages(), 4);
 }
 
 void TestLocalBroker::lostDatabaseStartsANewEpoch()
