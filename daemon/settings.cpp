@@ -9,6 +9,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "common/protocol.h"
 #include "daemon/store/adminkeytable.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -217,6 +218,16 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     d.store = r.path(u"decision/store"_s, u"decision.db"_s, s.dataDir);
     d.allowedLoadPercent = r.integer(u"decision/allowed_load"_s, d.allowedLoadPercent, 1, 100);
     d.tokenTtlSeconds = r.integer(u"decision/token_ttl_s"_s, d.tokenTtlSeconds, 5, 86400);
+    for (const QString &entry :
+         r.string(u"decision/public_streams"_s, QString()).split(u',', Qt::SkipEmptyParts)) {
+        const QString stream = entry.trimmed();
+        if (!protocol::isValidStreamName(stream) || stream.startsWith(u"user:"_s))
+            r.problem(
+                u"decision/public_streams: \"%1\" is not a shared stream name (kind:name, not user:)"_s.arg(
+                    stream));
+        else if (!d.publicStreams.contains(stream))
+            d.publicStreams.append(stream);
+    }
     d.reportIntervalMs = r.integer(u"decision/report_interval_ms"_s, d.reportIntervalMs, 100, 60000);
     d.assignRatePerSecond = r.integer(u"decision/assign_rate"_s, int(d.assignRatePerSecond), 0, 10'000'000);
     d.assignBurst = r.integer(u"decision/assign_burst"_s, d.assignBurst, 1, 10'000'000);

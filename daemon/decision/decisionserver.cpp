@@ -116,7 +116,7 @@ void DecisionServer::assign(const QHttpServerRequest &request, const HttpReplyPt
     TokenClaims claims;
     claims.subject = user;
     claims.scope = TokenSigner::ConnectScope;
-    claims.streams = {protocol::userStream(user)};
+    claims.streams = QStringList{protocol::userStream(user)} + m_options.publicStreams;
     claims.issuedAt = nowSeconds;
     claims.expiresAt = nowSeconds + m_options.tokenTtlSeconds;
 

@@ -12,6 +12,7 @@
 
 #include <QHostAddress>
 #include <QObject>
+#include <QStringList>
 #include <QTimer>
 #include <QUrl>
 
@@ -42,6 +43,7 @@ struct DecisionOptions
     QString store;               // SQLite file path, or postgresql://user:pass@host:port/db
     int allowedLoadPercent = 80; // until an operator sets it in the store
     int tokenTtlSeconds = 60;
+    QStringList publicStreams; // shared streams every connect token grants (fx:EURUSD, news:all)
     int reportIntervalMs = 1000;
     double assignRatePerSecond = 2000; // token bucket for GET /v1/assign; 0: unlimited
     int assignBurst = 2000;

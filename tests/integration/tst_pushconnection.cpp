@@ -187,6 +187,7 @@ private Q_SLOTS:
     void pingIsAnsweredAndCloseIsEchoed();
     void pendingHandshakesAreBounded();
     void slowConsumerIsClosedAndResumesWithoutLoss();
+    void publicStreamReachesEveryClient();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -428,6 +429,35 @@ void TestPushConnection::slowConsumerIsClosedAndResumesWithoutLoss()
         last = frame->message().seq();
     }
     QVERIFY(bfgd.isRunning());
+}
+
+void TestPushConnection::publicStreamReachesEveryClient()
+{
+    BfgdProcess bfgd({u"--set"_s, u"decision/public_streams=fx:EURUSD"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (const QString &user : {u"ann"_s, u"bob"_s, u"cy"_s}) {
+        const v1::AssignResponse assigned = assign(bfgd, user);
+        QVERIFY(!assigned.token().empty());
+        auto &client = clients.emplace_back(std::make_unique<RawClient>());
+        QVERIFY(client->connectTo(bfgd.pushUrl()));
+        client->write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
+        QVERIFY(client->readResponseHead().startsWith("HTTP/1.1 101 "));
+        const auto welcome = client->nextServerFrame(QDeadlineTimer(WaitMs));
+        QVERIFY(welcome && welcome->has_welcome());
+        QCOMPARE(welcome->welcome().streams_size(), 2);
+        QCOMPARE(welcome->welcome().streams(1).stream(), "fx:EURUSD");
+    }
+    QVERIFY(publish(bfgd, u"fx:EURUSD"_s, 3, 100));
+    for (auto &client : clients) {
+        for (quint64 seq = 1; seq <= 3; ++seq) {
+            const auto frame = client->nextServerFrame(QDeadlineTimer(WaitMs));
+            QVERIFY(frame && frame->has_message());
+            QCOMPARE(frame->message().stream(), "fx:EURUSD");
+            QCOMPARE(frame->message().seq(), seq);
+        }
+    }
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

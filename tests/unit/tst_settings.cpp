@@ -140,6 +140,11 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
     QTest::addRow("push alone, no decision") << u"general/roles=push"_s << u"push/decision_urls"_s;
     QTest::addRow("decision url not http") << u"push/decision_urls=ftp://x"_s << u"push/decision_urls"_s;
     QTest::addRow("unknown key (typo)") << u"push/capacty=5"_s << u"push/capacty"_s;
+    QTest::addRow("public stream not a stream")
+        << u"decision/public_streams=fx:a,no colon"_s << u"decision/public_streams"_s;
+    QTest::addRow("public stream a user's")
+        << u"decision/public_streams=user:bob"_s << u"decision/public_streams"_s;
+    QTest::addRow("listen backlog 0") << u"push/listen_backlog=0"_s << u"push/listen_backlog"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
     QTest::addRow("redis address without port")
         << u"broker/redis_address=redis-host"_s << u"broker/redis_address"_s;
