@@ -33,10 +33,11 @@ QByteArray header(Opcode opcode, qsizetype size)
     return out;
 }
 
-// RFC 6455 7.4: the codes a peer may send in a close frame.
+// RFC 6455 7.4 and the IANA registry (1012-1014 were added later): the
+// codes a peer may send in a close frame.
 bool isValidCloseCode(int code)
 {
-    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) || (code >= 3000 && code <= 4999);
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
 bool hasToken(QByteArrayView headerValue, QByteArrayView token)
@@ -161,7 +162,10 @@ UpgradeRequest parseUpgradeRequest(QByteArrayView head)
         return refuse(426, "this port speaks WebSocket only (Upgrade: websocket)");
     if (version != "13")
         return refuse(426, "unsupported Sec-WebSocket-Version (13 is supported)");
-    if (QByteArray::fromBase64(key).size() != 16)
+    // Strict: the lenient decoder skips what is not base64 and could still make 16 bytes.
+    const QByteArray::FromBase64Result decodedKey =
+        QByteArray::fromBase64Encoding(key, QByteArray::AbortOnBase64DecodingErrors);
+    if (!decodedKey || decodedKey.decoded.size() != 16)
         return refuse(400, "Sec-WebSocket-Key is not 16 bytes of base64");
 
     UpgradeRequest request;
@@ -277,8 +281,8 @@ qsizetype FrameReader::parse(char *data, qsizetype size, const Handler &handler)
         }
 
         headerSize += 4; // the mask
-        if (quint64(size - pos - headerSize) < length)
-            break; // the rest has not arrived
+        if (size - pos < headerSize || quint64(size - pos - headerSize) < length)
+            break; // the rest (or the mask) has not arrived
         char *payload = data + pos + headerSize;
         const char *mask = payload - 4;
         for (quint64 i = 0; i < length; ++i)
@@ -310,6 +314,8 @@ void FrameReader::dispatch(Opcode opcode, bool fin, char *payload, qsizetype siz
             return;
         }
         m_closed = true;
+        m_message = QByteArray(); // a message cut short by the close is dropped
+        m_inMessage = false;
         handler(Event::Close, code, size >= 2 ? view.sliced(2) : QByteArrayView());
         return;
     }
