@@ -50,9 +50,12 @@ bool DecisionServer::start(QString *error)
 {
     m_http = new HttpService(u"decision"_s, this);
     m_http->setMaxBodyBytes(64 * 1024);
-    m_port = m_http->listen(m_options.address, m_options.port);
+    QString listenError;
+    m_port = m_http->listen(m_options.address, m_options.port, &listenError);
     if (m_port == 0) {
-        *error = u"decision: cannot listen on %1:%2"_s.arg(m_options.address.toString()).arg(m_options.port);
+        *error = u"decision: cannot listen on %1:%2: %3"_s.arg(m_options.address.toString())
+                     .arg(m_options.port)
+                     .arg(listenError);
         return false;
     }
     if (m_options.decisionId.isEmpty())

@@ -4,6 +4,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTcpServer>
 #include <QTcpSocket>
 
 #include "common/logging.h"
@@ -82,6 +83,19 @@ HttpService::HttpService(QString name, QObject *parent)
 void HttpService::addRoute(QHttpServerRequest::Method method, const QString &pattern, Handler handler)
 {
     m_routes.append({method, splitPath(pattern), std::move(handler)});
+}
+
+quint16 HttpService::listen(const QHostAddress &address, quint16 port, QString *error, int backlog)
+{
+    auto *server = new QTcpServer(this);
+    server->setListenBacklogSize(backlog);
+    if (!server->listen(address, port)) {
+        *error = server->errorString();
+        delete server;
+        return 0;
+    }
+    bind(server);
+    return server->serverPort();
 }
 
 bool HttpService::isProtobuf(const QHttpServerRequest &request)

@@ -82,6 +82,12 @@ public:
     // Body size above which a request is refused with 413.
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
 
+    // Listens with a kernel accept queue of `backlog` (QAbstractHttpServer's
+    // own listen() keeps Qt's 50, which a reconnect storm overflows: every
+    // dropped SYN costs its client a 1 s retransmit). Returns the port, 0 on
+    // failure with `error` set.
+    quint16 listen(const QHostAddress &address, quint16 port, QString *error, int backlog = 4096);
+
     static bool isProtobuf(const QHttpServerRequest &request);      // by Content-Type
     static bool acceptsProtobuf(const QHttpServerRequest &request); // by Accept
 

@@ -74,10 +74,12 @@ bool PublishApi::start(QString *error)
                      [this](const QHttpServerRequest &, const QStringList &, const HttpReplyPtr &reply) {
                          reply->sendJson({{u"status"_s, u"ok"_s}, {u"node"_s, m_options.nodeId}});
                      });
-    m_port = m_http->listen(m_options.httpAddress, m_options.httpPort);
+    QString listenError;
+    m_port = m_http->listen(m_options.httpAddress, m_options.httpPort, &listenError);
     if (m_port == 0) {
-        *error = u"publish API: cannot listen on %1:%2"_s.arg(m_options.httpAddress.toString())
-                     .arg(m_options.httpPort);
+        *error = u"publish API: cannot listen on %1:%2: %3"_s.arg(m_options.httpAddress.toString())
+                     .arg(m_options.httpPort)
+                     .arg(listenError);
         return false;
     }
     if (m_options.publishKeys.isEmpty())
