@@ -3,6 +3,8 @@
 #include "client/probeoptions.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -98,17 +100,28 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     const QCommandLineOption jsonOption(u"json"_s, u"Also write the results as a JSON object to this file."_s,
                                         u"file"_s);
     const QCommandLineOption quietOption(u"quiet"_s, u"No progress lines or informational logs on stderr."_s);
+    const QCommandLineOption eventLoopOption(
+        u"event-loop"_s,
+        u"The event loop the probe runs on: epoll (a loop turn costs what is ready, not what is open) or "
+        "qt (Qt's default dispatcher) (default epoll)."_s,
+        u"epoll|qt"_s);
 
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
                        publishKeyOption, noPublishOption, userPrefixOption, rampOption, dropAtOption,
-                       jsonOption, quietOption});
+                       jsonOption, quietOption, eventLoopOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
         return false;
     }
-    if (parser.isSet(helpOption))
-        parser.showHelp(0);
+    if (parser.isSet(helpOption)) {
+        // Parsed before the application object exists (it must be created on the event
+        // loop asked for), so Qt cannot name the program in the usage line: do it here.
+        QString help = parser.helpText();
+        help.replace(u"<executable_name>"_s, arguments.value(0, u"bfg-probe"_s));
+        std::fputs(qPrintable(help), stdout);
+        std::exit(0);
+    }
     if (parser.isSet(versionOption))
         parser.showVersion();
     if (!parser.positionalArguments().isEmpty()) {
@@ -214,6 +227,13 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         }
     }
     parsed.quiet = parser.isSet(quietOption);
+    if (parser.isSet(eventLoopOption)) {
+        parsed.eventLoop = parser.value(eventLoopOption).trimmed();
+        if (parsed.eventLoop != u"epoll"_s && parsed.eventLoop != u"qt"_s) {
+            *error = u"--event-loop: expected epoll or qt, got \"%1\""_s.arg(parser.value(eventLoopOption));
+            return false;
+        }
+    }
 
     *options = std::move(parsed);
     return true;

@@ -27,12 +27,14 @@ struct ProbeOptions
     double dropAtS = -1; // < 0: never drop connections
     QString jsonPath;
     bool quiet = false;
+    QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
 
     bool isPublishing() const { return publish && ratePerUser > 0; }
     QString userId(int index) const { return userPrefix + QString::number(index); }
 
-    // Parses `arguments` (argv as a list). Handles --help and --version itself
-    // (prints and exits 0). On a usage error returns false with `error` set.
+    // Parses `arguments` (argv as a list); works before QCoreApplication exists, as
+    // main() needs it to. Handles --help and --version itself (prints and exits 0).
+    // On a usage error returns false with `error` set.
     static bool parse(const QStringList &arguments, ProbeOptions *options, QString *error);
 };
 
