@@ -12,6 +12,7 @@
 #include <QTextStream>
 
 #include "client/publisher.h"
+#include "common/connectgate.h"
 #include "common/decisionclient.h"
 #include "common/logging.h"
 #include "common/protocol.h"
@@ -30,6 +31,10 @@ constexpr int DrainLimitMs = 5000;
 constexpr int DrainCheckMs = 20;
 constexpr int HardLimitSlackMs = 15000;
 constexpr int InterruptRepeatMs = 1000;
+// QNetworkAccessManager's connections per host (not configurable before Qt 6.5), and
+// the most managers (each one a thread) worth having on a machine of a few cores.
+constexpr int ConnectionsPerNetwork = 6;
+constexpr int MaxAssignNetworks = 4;
 
 double toMs(qint64 us)
 {
@@ -41,7 +46,16 @@ Probe::Probe(ProbeOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
 {
-    m_decision = new DecisionClient(&m_network, m_options.decisionUrls, this);
+    // A connection per user allowed to be resolving at once, six to a manager, in at most
+    // MaxAssignNetworks managers (threads): more only contended for the cores here.
+    const int pool = std::clamp((m_options.maxConnecting + ConnectionsPerNetwork - 1) / ConnectionsPerNetwork,
+                                1, MaxAssignNetworks);
+    for (int i = 0; i < pool; ++i) {
+        auto *network = new QNetworkAccessManager(this);
+        m_decisions.push_back(new DecisionClient(network, m_options.decisionUrls, this));
+    }
+    m_publishNetwork = new QNetworkAccessManager(this);
+    m_gate = new ConnectGate(m_options.maxConnecting, this);
 
     m_rampTimer.setInterval(RampTickMs);
     connect(&m_rampTimer, &QTimer::timeout, this, &Probe::startDueClients);
@@ -94,7 +108,7 @@ void Probe::start()
 void Probe::bootstrap()
 {
     m_phase = Phase::Bootstrap;
-    m_decision->assign(m_options.userId(0), {}, [this](const AssignResult &result) {
+    m_decisions.front()->assign(m_options.userId(0), {}, [this](const AssignResult &result) {
         if (m_phase != Phase::Bootstrap)
             return;
         if (result.ok) {
@@ -138,7 +152,8 @@ void Probe::launchClients()
         PushClient::Options clientOptions;
         clientOptions.userId = userId;
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
-        auto *client = new PushClient(m_decision, clientOptions, this);
+        clientOptions.gate = m_gate;
+        auto *client = new PushClient(m_decisions[size_t(user) % m_decisions.size()], clientOptions, this);
         connect(client, &PushClient::welcomed, this, [this, user](const v1::Welcome &welcome, bool resumed) {
             onWelcomed(user, welcome, resumed);
         });
@@ -154,7 +169,7 @@ void Probe::launchClients()
         publisherOptions.baseUrl = m_options.publishUrl;
         publisherOptions.apiKey = m_options.publishKey;
         publisherOptions.ratePerUser = m_options.ratePerUser;
-        m_publisher = new Publisher(&m_network, publisherOptions, this);
+        m_publisher = new Publisher(m_publishNetwork, publisherOptions, this);
         connect(m_publisher, &Publisher::itemAcked, this,
                 [this](int user, quint64 seq) { m_verifiers[size_t(user)].onAcked(seq); });
     }

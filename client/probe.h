@@ -23,6 +23,7 @@
 #include "common/latencyhistogram.h"
 
 namespace bfg {
+class ConnectGate;
 class DecisionClient;
 class PushClient;
 namespace v1 {
@@ -78,8 +79,12 @@ private:
     Phase m_phase = Phase::Idle;
     int m_exitCode = 1;
 
-    QNetworkAccessManager m_network;
-    DecisionClient *m_decision = nullptr;
+    // Assignments go round-robin over several QNetworkAccessManagers: one allows only
+    // six connections per host. Publishing has its own, so that a crowd of reconnecting
+    // users does not hold up publish requests.
+    std::vector<DecisionClient *> m_decisions;
+    QNetworkAccessManager *m_publishNetwork = nullptr;
+    ConnectGate *m_gate = nullptr;
     Publisher *m_publisher = nullptr;
     std::vector<PushClient *> m_clients;
     std::vector<UserVerifier> m_verifiers;

@@ -25,6 +25,7 @@ constexpr double MaxRate = 10000;
 constexpr double MaxDurationS = 7 * 24 * 3600;
 constexpr int MaxRampMs = 3600 * 1000;
 constexpr int MaxUserIdLength = 128;
+constexpr int MaxConnecting = 100000;
 
 bool parseHttpUrl(const QString &text, QUrl *url)
 {
@@ -92,6 +93,11 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"prefix"_s);
     const QCommandLineOption rampOption(
         u"ramp-ms"_s, u"Start the clients spread over this many milliseconds (default 1000)."_s, u"ms"_s);
+    const QCommandLineOption maxConnectingOption(
+        u"max-connecting"_s,
+        u"At most this many users asking the decision server or connecting at once, first connects and "
+        "reconnects alike; the others wait their turn (default 64)."_s,
+        u"n"_s);
     const QCommandLineOption dropAtOption(
         u"drop-at"_s,
         u"At this many seconds into publishing, abort every client's connection as a network blip "
@@ -107,8 +113,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"epoll|qt"_s);
 
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
-                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, dropAtOption,
-                       jsonOption, quietOption, eventLoopOption});
+                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
+                       dropAtOption, jsonOption, quietOption, eventLoopOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -206,6 +212,16 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         if (!ok || parsed.rampMs < 0 || parsed.rampMs > MaxRampMs) {
             *error = u"--ramp-ms: expected milliseconds from 0 to %1, got \"%2\""_s.arg(MaxRampMs).arg(
                 parser.value(rampOption));
+            return false;
+        }
+    }
+    if (parser.isSet(maxConnectingOption)) {
+        bool ok = false;
+        parsed.maxConnecting = parser.value(maxConnectingOption).trimmed().toInt(&ok);
+        if (!ok || parsed.maxConnecting < 1 || parsed.maxConnecting > MaxConnecting) {
+            *error =
+                u"--max-connecting: expected a whole number from 1 to %1, got \"%2\""_s.arg(MaxConnecting)
+                    .arg(parser.value(maxConnectingOption));
             return false;
         }
     }

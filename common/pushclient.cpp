@@ -29,6 +29,7 @@ PushClient::PushClient(DecisionClient *decision, Options options, QObject *paren
     , m_decision(decision)
     , m_options(std::move(options))
     , m_backoff(m_options.backoffBaseMs, m_options.backoffCapMs)
+    , m_gate(m_options.gate)
 {
     m_retryTimer.setSingleShot(true);
     m_deadlineTimer.setSingleShot(true);
@@ -46,6 +47,7 @@ PushClient::~PushClient()
 {
     if (m_socket)
         m_socket->disconnect(this);
+    releaseGateSlot();
 }
 
 void PushClient::start()
@@ -80,6 +82,8 @@ void PushClient::setState(State state)
     if (m_state == state)
         return;
     m_state = state;
+    if (state != State::Resolving && state != State::Connecting)
+        releaseGateSlot();
     Q_EMIT stateChanged(state);
 }
 
@@ -88,11 +92,39 @@ void PushClient::resolve()
     discardSocket(false);
     const quint64 generation = ++m_generation;
     setState(State::Resolving);
+    if (m_gate && !m_holdsGateSlot) {
+        if (!m_gate->tryAcquire()) {
+            m_gate->wait(this, [this, generation] {
+                if (m_holdsGateSlot || m_generation != generation || m_state != State::Resolving) {
+                    m_gate->release(); // stopped (or started over) while waiting
+                    return;
+                }
+                m_holdsGateSlot = true;
+                requestAssignment(generation);
+            });
+            return;
+        }
+        m_holdsGateSlot = true;
+    }
+    requestAssignment(generation);
+}
+
+void PushClient::requestAssignment(quint64 generation)
+{
     QPointer<PushClient> self(this);
     m_decision->assign(m_options.userId, m_options.affinity, [self, generation](const AssignResult &result) {
         if (self && self->m_generation == generation && self->m_state == State::Resolving)
             self->onAssigned(result);
     });
+}
+
+void PushClient::releaseGateSlot()
+{
+    if (!m_holdsGateSlot)
+        return;
+    m_holdsGateSlot = false;
+    if (m_gate)
+        m_gate->release();
 }
 
 void PushClient::onAssigned(const AssignResult &result)

@@ -7,7 +7,8 @@
 // connection, a retry-range close code or a Reconnect frame go back to the
 // decision servers after exponential backoff with full jitter. Terminal
 // codes stop the client. Used by bfg-probe (one per simulated user) and
-// the console.
+// the console. Clients that share a ConnectGate wait for a slot before
+// asking the decision server and hold it until they are live or back off.
 #pragma once
 
 #include <string>
@@ -15,11 +16,13 @@
 #include <QElapsedTimer>
 #include <QHash>
 #include <QObject>
+#include <QPointer>
 #include <QTimer>
 #include <QUrl>
 
 #include "bfg/v1/frames.pb.h"
 #include "common/backoff.h"
+#include "common/connectgate.h"
 
 class QNetworkAccessManager;
 class QWebSocket;
@@ -46,6 +49,7 @@ public:
         int backoffBaseMs = Backoff::DefaultBaseMs;
         int backoffCapMs = Backoff::DefaultCapMs;
         int connectTimeoutMs = 10000; // TCP + WebSocket handshake + Welcome
+        ConnectGate *gate = nullptr;  // shared by many clients; none: no limit
     };
 
     // `decision` is shared by many clients and must outlive this one.
@@ -80,6 +84,8 @@ Q_SIGNALS:
 private:
     void setState(State state);
     void resolve();
+    void requestAssignment(quint64 generation);
+    void releaseGateSlot();
     void onAssigned(const AssignResult &result);
     void connectTo(const QUrl &uri, const QByteArray &token);
     void sendHello(const QByteArray &token);
@@ -97,6 +103,7 @@ private:
     DecisionClient *m_decision;
     Options m_options;
     Backoff m_backoff;
+    QPointer<ConnectGate> m_gate;
     State m_state = State::Idle;
     QWebSocket *m_socket = nullptr;
     QTimer m_retryTimer;
@@ -110,8 +117,9 @@ private:
     int m_heartbeatMs = 0;
     int m_reconnects = 0;
     bool m_everLive = false;
-    bool m_helloResumed = false; // the Hello of this session carried positions
-    bool m_socketOpen = false;   // the current socket completed the WebSocket handshake
+    bool m_helloResumed = false;  // the Hello of this session carried positions
+    bool m_socketOpen = false;    // the current socket completed the WebSocket handshake
+    bool m_holdsGateSlot = false; // from resolving until live, backing off or stopped
 };
 
 } // namespace bfg

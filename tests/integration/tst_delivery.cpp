@@ -25,7 +25,9 @@ class TestDelivery : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void steadyTrafficArrivesOnceInOrder_data();
     void steadyTrafficArrivesOnceInOrder();
+    void droppedConnectionsResumeWithoutLoss_data();
     void droppedConnectionsResumeWithoutLoss();
     void restartOfBfgdLosesNothing_data();
     void restartOfBfgdLosesNothing();
@@ -61,15 +63,25 @@ void TestDelivery::verifyClean(const QJsonObject &summary, int users)
     QCOMPARE(summary.value(u"verdict"_s).toString(), u"pass"_s);
 }
 
+void TestDelivery::steadyTrafficArrivesOnceInOrder_data()
+{
+    QTest::addColumn<QStringList>("probeArgs");
+    QTest::addRow("probe on its epoll event loop (default)") << QStringList();
+    QTest::addRow("probe on Qt's event loop") << QStringList{u"--event-loop"_s, u"qt"_s};
+}
+
 void TestDelivery::steadyTrafficArrivesOnceInOrder()
 {
+    QFETCH(QStringList, probeArgs);
     BfgdProcess bfgd;
     QString error;
     QVERIFY2(bfgd.start(&error), qPrintable(error));
 
-    const auto run = bfg::test::runProbe({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s,
-                                          u"200"_s, u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s},
-                                         90000);
+    const auto run =
+        bfg::test::runProbe(QStringList{u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s,
+                                        u"200"_s, u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s}
+                                << probeArgs,
+                            90000);
     QVERIFY2(run.exitCode == 0, QByteArray(run.stdoutText + run.stderrText).constData());
     verifyClean(run.summary, 200);
     // 200 users x 2 msg/s x 10 s, give or take the edges of the run.
@@ -77,16 +89,26 @@ void TestDelivery::steadyTrafficArrivesOnceInOrder()
     QVERIFY(bfgd.isRunning());
 }
 
+void TestDelivery::droppedConnectionsResumeWithoutLoss_data()
+{
+    QTest::addColumn<QStringList>("probeArgs");
+    QTest::addRow("default connect limit") << QStringList();
+    // Every reconnect waits its turn behind the others: all must still come back.
+    QTest::addRow("one user connecting at a time") << QStringList{u"--max-connecting"_s, u"1"_s};
+}
+
 void TestDelivery::droppedConnectionsResumeWithoutLoss()
 {
+    QFETCH(QStringList, probeArgs);
     BfgdProcess bfgd;
     QString error;
     QVERIFY2(bfgd.start(&error), qPrintable(error));
 
-    const auto run =
-        bfg::test::runProbe({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s, u"200"_s,
-                             u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s, u"--drop-at"_s, u"4"_s},
-                            90000);
+    const auto run = bfg::test::runProbe(QStringList{u"--decision"_s, bfgd.decisionUrl().toString(),
+                                                     u"--users"_s, u"200"_s, u"--rate"_s, u"2"_s,
+                                                     u"--duration"_s, u"10"_s, u"--drop-at"_s, u"4"_s}
+                                             << probeArgs,
+                                         90000);
     QVERIFY2(run.exitCode == 0, QByteArray(run.stdoutText + run.stderrText).constData());
     verifyClean(run.summary, 200);
     QVERIFY2(run.summary.value(u"resumes"_s).toInt() >= 200, run.stdoutText.constData());
