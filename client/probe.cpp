@@ -54,7 +54,6 @@ Probe::Probe(ProbeOptions options, QObject *parent)
         auto *network = new QNetworkAccessManager(this);
         m_decisions.push_back(new DecisionClient(network, m_options.decisionUrls, this));
     }
-    m_publishNetwork = new QNetworkAccessManager(this);
     m_gate = new ConnectGate(m_options.maxConnecting, this);
 
     m_rampTimer.setInterval(RampTickMs);
@@ -169,9 +168,12 @@ void Probe::launchClients()
         publisherOptions.baseUrl = m_options.publishUrl;
         publisherOptions.apiKey = m_options.publishKey;
         publisherOptions.ratePerUser = m_options.ratePerUser;
-        m_publisher = new Publisher(m_publishNetwork, publisherOptions, this);
-        connect(m_publisher, &Publisher::itemAcked, this,
-                [this](int user, quint64 seq) { m_verifiers[size_t(user)].onAcked(seq); });
+        m_publisher = new Publisher(publisherOptions, this);
+        connect(m_publisher, &Publisher::itemsAcked, this,
+                [this](const std::vector<int> &users, const std::vector<quint64> &seqs) {
+                    for (size_t i = 0; i < users.size(); ++i)
+                        m_verifiers[size_t(users[i])].onAcked(seqs[i]);
+                });
     }
 
     const qint64 liveWaitMs = std::max<qint64>(MinLiveWaitMs, qint64(m_options.users) * LiveWaitMsPerUser);

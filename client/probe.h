@@ -79,11 +79,9 @@ private:
     Phase m_phase = Phase::Idle;
     int m_exitCode = 1;
 
-    // Assignments go round-robin over several QNetworkAccessManagers: one allows only
-    // six connections per host. Publishing has its own, so that a crowd of reconnecting
-    // users does not hold up publish requests.
+    // Assignments go round-robin over several QNetworkAccessManagers (one allows only
+    // six connections per host); publishing has its own connections (Publisher).
     std::vector<DecisionClient *> m_decisions;
-    QNetworkAccessManager *m_publishNetwork = nullptr;
     ConnectGate *m_gate = nullptr;
     Publisher *m_publisher = nullptr;
     std::vector<PushClient *> m_clients;

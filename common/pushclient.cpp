@@ -22,6 +22,21 @@ constexpr int HeartbeatSlackMs = 5000;
 // When a node does not say how often it pings.
 constexpr int DefaultHeartbeatMs = 25000;
 constexpr int AbnormalClose = QWebSocketProtocol::CloseCodeAbnormalDisconnection;
+
+// Where the Message starts when `bytes` is a ServerFrame holding only a Message
+// (field 2, length-delimited: tag 0x12, then the length as a varint); 0 otherwise.
+qsizetype messageOffset(const QByteArray &bytes)
+{
+    if (bytes.size() < 2 || bytes[0] != char(2 << 3 | 2))
+        return 0;
+    quint64 length = 0;
+    for (qsizetype i = 1; i < bytes.size() && i <= 5; ++i) {
+        length |= quint64(quint8(bytes[i]) & 0x7f) << (7 * (i - 1));
+        if (!(quint8(bytes[i]) & 0x80))
+            return length == quint64(bytes.size() - i - 1) ? i + 1 : 0;
+    }
+    return 0;
+}
 } // namespace
 
 PushClient::PushClient(DecisionClient *decision, Options options, QObject *parent)
@@ -75,6 +90,14 @@ void PushClient::dropConnection()
     discardSocket(false);
     Q_EMIT disconnected(AbnormalClose, u"connection dropped"_s);
     scheduleReconnect(0);
+}
+
+QHash<QString, v1::StreamPosition> PushClient::positions() const
+{
+    QHash<QString, v1::StreamPosition> positions;
+    for (const auto &[stream, position] : m_positions)
+        positions.insert(QString::fromStdString(stream), position);
+    return positions;
 }
 
 void PushClient::setState(State state)
@@ -194,7 +217,7 @@ void PushClient::sendHello(const QByteArray &token)
     v1::Hello *hello = frame.mutable_hello();
     hello->set_token(token.toStdString());
     hello->set_client(m_options.clientName.toStdString());
-    for (const v1::StreamPosition &position : std::as_const(m_positions))
+    for (const auto &[stream, position] : m_positions)
         *hello->add_positions() = position;
     m_helloResumed = hello->positions_size() > 0;
     m_socket->sendBinaryMessage(protocol::encode(frame));
@@ -203,6 +226,16 @@ void PushClient::sendHello(const QByteArray &token)
 void PushClient::onBinaryMessage(const QByteArray &bytes)
 {
     m_lastFrame.restart();
+    // Nearly every frame is a Message: parsed into the one kept from the last, whose strings
+    // keep their capacity, it costs no allocation. Anything else takes the general path.
+    if (const qsizetype offset = messageOffset(bytes);
+        offset > 0 && protocol::decode(QByteArrayView(bytes).sliced(offset), &m_message)) {
+        if (m_state == State::Live)
+            onMessage(m_message);
+        else
+            qCWarning(lcClient) << m_options.userId << "ignoring a Message before Welcome";
+        return;
+    }
     v1::ServerFrame frame;
     if (!protocol::decode(bytes, &frame)) {
         qCWarning(lcClient) << m_options.userId << "undecodable frame from node" << m_nodeId;
@@ -269,18 +302,17 @@ void PushClient::onWelcome(const v1::Welcome &welcome)
     m_nodeId = QString::fromStdString(welcome.node_id());
     m_heartbeatMs = int(welcome.heartbeat_interval_ms());
     for (const v1::StreamState &stream : welcome.streams()) {
-        const QString key = QString::fromStdString(stream.stream());
-        auto it = m_positions.find(key);
+        auto it = m_positions.find(stream.stream());
         if (it == m_positions.end() || !stream.recovered()) {
             v1::StreamPosition position;
             position.set_stream(stream.stream());
             position.set_epoch(stream.epoch());
             position.set_seq(stream.seq());
-            m_positions.insert(key, position);
+            m_positions.insert_or_assign(stream.stream(), position);
         } else {
             // Recovered: same epoch, or a stream the client had seen nothing of,
             // which may come back in a new one (e.g. after a restart of the node).
-            it->set_epoch(stream.epoch());
+            it->second.set_epoch(stream.epoch());
         }
     }
     m_everLive = true;
@@ -294,13 +326,13 @@ void PushClient::onWelcome(const v1::Welcome &welcome)
 void PushClient::onMessage(const v1::Message &message)
 {
     if (message.seq() > 0) { // ephemeral messages carry no position
-        if (message.stream() != m_lastStreamName) {
-            m_lastStreamName = message.stream();
-            m_lastStreamKey = QString::fromStdString(m_lastStreamName);
+        if (!m_lastPosition || m_lastPosition->stream() != message.stream()) {
+            v1::StreamPosition &entry = m_positions[message.stream()];
+            if (entry.stream().empty())
+                entry.set_stream(message.stream());
+            m_lastPosition = &entry;
         }
-        v1::StreamPosition &position = m_positions[m_lastStreamKey];
-        if (position.stream().empty())
-            position.set_stream(message.stream());
+        v1::StreamPosition &position = *m_lastPosition;
         if (position.epoch() != message.epoch()) {
             position.set_epoch(message.epoch());
             position.set_seq(message.seq());

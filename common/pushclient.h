@@ -12,6 +12,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -67,7 +68,7 @@ public:
     QString userId() const { return m_options.userId; }
     QString nodeId() const { return m_nodeId; }
     // Last position per stream: epoch and the seq of the last message seen.
-    QHash<QString, v1::StreamPosition> positions() const { return m_positions; }
+    QHash<QString, v1::StreamPosition> positions() const;
     int reconnects() const { return m_reconnects; }
 
 Q_SIGNALS:
@@ -109,11 +110,13 @@ private:
     QTimer m_retryTimer;
     QTimer m_deadlineTimer; // connect timeout, then heartbeat silence
     QString m_nodeId;
-    QHash<QString, v1::StreamPosition> m_positions;
-    std::string m_lastStreamName; // the stream of the last Message and its key in m_positions,
-    QString m_lastStreamKey;      // so that a steady stream costs no string conversion per message
-    QElapsedTimer m_lastFrame;    // since the last frame from the node, for the heartbeat deadline
-    quint64 m_generation = 0;     // bumped per connection attempt: stale callbacks compare and return
+    // By stream name as on the wire. Node-based, so that the entry of the last Message's
+    // stream stays where it is: a steady stream costs one string compare per message.
+    std::unordered_map<std::string, v1::StreamPosition> m_positions;
+    v1::StreamPosition *m_lastPosition = nullptr;
+    v1::Message m_message;     // the last Message received, reused to parse the next
+    QElapsedTimer m_lastFrame; // since the last frame from the node, for the heartbeat deadline
+    quint64 m_generation = 0;  // bumped per connection attempt: stale callbacks compare and return
     int m_heartbeatMs = 0;
     int m_reconnects = 0;
     bool m_everLive = false;
