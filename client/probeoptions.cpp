@@ -120,7 +120,9 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         *error = parser.errorText();
         return false;
     }
-    if (parser.isSet(helpOption)) {
+    // --help-all (added by addHelpOption()) would list Qt's own options: a QCoreApplication
+    // has none worth listing, so it is --help.
+    if (parser.isSet(helpOption) || parser.isSet(u"help-all"_s)) {
         // Parsed before the application object exists (it must be created on the event
         // loop asked for), so Qt cannot name the program in the usage line: do it here.
         QString help = parser.helpText();
