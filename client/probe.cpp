@@ -31,10 +31,8 @@ constexpr int DrainLimitMs = 5000;
 constexpr int DrainCheckMs = 20;
 constexpr int HardLimitSlackMs = 15000;
 constexpr int InterruptRepeatMs = 1000;
-// QNetworkAccessManager's connections per host (not configurable before Qt 6.5), and
-// the most managers (each one a thread) worth having on a machine of a few cores.
-constexpr int ConnectionsPerNetwork = 6;
-constexpr int MaxAssignNetworks = 4;
+// Connections to each decision server: one per user asking at once, up to this many.
+constexpr int MaxAssignConnections = 64;
 
 double toMs(qint64 us)
 {
@@ -46,14 +44,8 @@ Probe::Probe(ProbeOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
 {
-    // A connection per user allowed to be resolving at once, six to a manager, in at most
-    // MaxAssignNetworks managers (threads): more only contended for the cores here.
-    const int pool = std::clamp((m_options.maxConnecting + ConnectionsPerNetwork - 1) / ConnectionsPerNetwork,
-                                1, MaxAssignNetworks);
-    for (int i = 0; i < pool; ++i) {
-        auto *network = new QNetworkAccessManager(this);
-        m_decisions.push_back(new DecisionClient(network, m_options.decisionUrls, this));
-    }
+    m_decision = new DecisionClient(m_options.decisionUrls, this);
+    m_decision->setMaxConnections(std::min(m_options.maxConnecting, MaxAssignConnections));
     m_gate = new ConnectGate(m_options.maxConnecting, this);
 
     m_rampTimer.setInterval(RampTickMs);
@@ -107,7 +99,7 @@ void Probe::start()
 void Probe::bootstrap()
 {
     m_phase = Phase::Bootstrap;
-    m_decisions.front()->assign(m_options.userId(0), {}, [this](const AssignResult &result) {
+    m_decision->assign(m_options.userId(0), {}, [this](const AssignResult &result) {
         if (m_phase != Phase::Bootstrap)
             return;
         if (result.ok) {
@@ -152,7 +144,7 @@ void Probe::launchClients()
         clientOptions.userId = userId;
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
         clientOptions.gate = m_gate;
-        auto *client = new PushClient(m_decisions[size_t(user) % m_decisions.size()], clientOptions, this);
+        auto *client = new PushClient(m_decision, clientOptions, this);
         connect(client, &PushClient::welcomed, this, [this, user](const v1::Welcome &welcome, bool resumed) {
             onWelcomed(user, welcome, resumed);
         });

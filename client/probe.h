@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <QElapsedTimer>
-#include <QNetworkAccessManager>
 #include <QObject>
 #include <QTimer>
 
@@ -79,9 +78,7 @@ private:
     Phase m_phase = Phase::Idle;
     int m_exitCode = 1;
 
-    // Assignments go round-robin over several QNetworkAccessManagers (one allows only
-    // six connections per host); publishing has its own connections (Publisher).
-    std::vector<DecisionClient *> m_decisions;
+    DecisionClient *m_decision = nullptr;
     ConnectGate *m_gate = nullptr;
     Publisher *m_publisher = nullptr;
     std::vector<PushClient *> m_clients;

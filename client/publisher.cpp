@@ -10,8 +10,8 @@
 #include <QJsonObject>
 #include <QRandomGenerator>
 
-#include "client/httpconnection.h"
 #include "client/userverifier.h"
+#include "common/httpconnection.h"
 #include "common/logging.h"
 #include "common/protocol.h"
 
@@ -319,10 +319,10 @@ void Publisher::send(const std::shared_ptr<Batch> &batch)
     m_idle.pop_back();
     ++m_inFlight;
     ++m_requests;
-    connection->post(m_publishPath, m_headers, batch->request,
-                     [this, connection, batch](const HttpConnection::Response &response) {
-                         onFinished(connection, response, batch);
-                     });
+    connection->request("POST", m_publishPath, m_headers, batch->request,
+                        [this, connection, batch](const HttpConnection::Response &response) {
+                            onFinished(connection, response, batch);
+                        });
 }
 
 void Publisher::onFinished(HttpConnection *connection, const HttpConnection::Response &response,
@@ -358,7 +358,7 @@ void Publisher::onFinished(HttpConnection *connection, const HttpConnection::Res
                 << "publish failed, will retry:" << (status ? u"HTTP %1"_s.arg(status) : response.error);
         int retryAfterMs = 0;
         bool ok = false;
-        const int seconds = response.retryAfter.trimmed().toInt(&ok);
+        const int seconds = response.header("retry-after").toInt(&ok);
         if (ok && seconds > 0)
             retryAfterMs = std::min(seconds, 60) * 1000;
         retryLater(batch, retryAfterMs);

@@ -23,7 +23,7 @@
 #include <QTimer>
 #include <QUrl>
 
-#include "client/httpconnection.h"
+#include "common/httpconnection.h"
 #include "common/backoff.h"
 
 namespace bfg::probe {

@@ -3,9 +3,9 @@
 //
 // Bounds how many clients are between "ask the decision server" and "live"
 // at once. A probe starting thousands of users, or all of them coming back
-// after a network blip, would otherwise queue thousands of assign requests
-// inside QNetworkAccessManager, where their transfer timeouts run out unseen,
-// and thousands of handshakes on a busy loop. Waiting clients are admitted
+// after a network blip, would otherwise queue thousands of assign requests,
+// whose timeouts run out while they wait for a connection, and thousands of
+// handshakes on a busy loop. Waiting clients are admitted
 // in order as slots free. Shared by the PushClients of one process (the
 // probe); a client without a gate goes straight through.
 #pragma once
