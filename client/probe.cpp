@@ -144,6 +144,9 @@ void Probe::launchClients()
         clientOptions.userId = userId;
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
         clientOptions.gate = m_gate;
+        if (!m_options.sourceAddresses.isEmpty())
+            clientOptions.sourceAddress =
+                m_options.sourceAddresses.at(user % m_options.sourceAddresses.size());
         auto *client = new PushClient(m_decision, clientOptions, this);
         connect(client, &PushClient::welcomed, this, [this, user](const v1::Welcome &welcome, bool resumed) {
             onWelcomed(user, welcome, resumed);

@@ -2,9 +2,15 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "client/probeoptions.h"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -44,6 +50,35 @@ bool parseDouble(const QString &text, double *value)
     if (!ok || !std::isfinite(parsed))
         return false;
     *value = parsed;
+    return true;
+}
+
+// Whether a TCP socket can be bound to `address` on this machine (with any port); the
+// reason why not in `error`. Plain sockets: this runs before the application object.
+bool canBind(const QHostAddress &address, QString *error)
+{
+    sockaddr_storage storage = {};
+    socklen_t size = 0;
+    if (address.protocol() == QAbstractSocket::IPv4Protocol) {
+        auto *in = reinterpret_cast<sockaddr_in *>(&storage);
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(address.toIPv4Address());
+        size = sizeof(sockaddr_in);
+    } else {
+        auto *in6 = reinterpret_cast<sockaddr_in6 *>(&storage);
+        in6->sin6_family = AF_INET6;
+        const Q_IPV6ADDR bytes = address.toIPv6Address();
+        std::memcpy(&in6->sin6_addr, &bytes, sizeof bytes);
+        size = sizeof(sockaddr_in6);
+    }
+    const int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr *>(&storage), size) != 0) {
+        *error = QString::fromLocal8Bit(std::strerror(errno));
+        if (fd >= 0)
+            ::close(fd);
+        return false;
+    }
+    ::close(fd);
     return true;
 }
 
@@ -98,6 +133,12 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"At most this many users asking the decision server or connecting at once, first connects and "
         "reconnects alike; the others wait their turn (default 64)."_s,
         u"n"_s);
+    const QCommandLineOption sourceAddressOption(
+        u"source-address"_s,
+        u"Local address(es) the users connect to the push nodes from, comma separated, given out in turn "
+        "(e.g. 127.0.0.2,127.0.0.3): one address reaches one node address and port at most ~28,000 times "
+        "(the ephemeral ports). Default: the system's choice."_s,
+        u"addr[,addr...]"_s);
     const QCommandLineOption dropAtOption(
         u"drop-at"_s,
         u"At this many seconds into publishing, abort every client's connection as a network blip "
@@ -114,7 +155,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
 
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
                        publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
-                       dropAtOption, jsonOption, quietOption, eventLoopOption});
+                       sourceAddressOption, dropAtOption, jsonOption, quietOption, eventLoopOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -226,6 +267,25 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
                     .arg(parser.value(maxConnectingOption));
             return false;
         }
+    }
+    for (const QString &text :
+         parser.values(sourceAddressOption).join(u',').split(u',', Qt::SkipEmptyParts)) {
+        const QHostAddress address(text.trimmed());
+        QString why;
+        if (address.isNull() || (address.protocol() != QAbstractSocket::IPv4Protocol &&
+                                 address.protocol() != QAbstractSocket::IPv6Protocol)) {
+            *error = u"--source-address: not an IP address: %1"_s.arg(text.trimmed());
+            return false;
+        }
+        if (!canBind(address, &why)) {
+            *error = u"--source-address: cannot connect from %1: %2"_s.arg(address.toString(), why);
+            return false;
+        }
+        parsed.sourceAddresses.append(address);
+    }
+    if (parser.isSet(sourceAddressOption) && parsed.sourceAddresses.isEmpty()) {
+        *error = u"--source-address: no address given"_s;
+        return false;
     }
     if (parser.isSet(dropAtOption)) {
         if (!parseDouble(parser.value(dropAtOption), &parsed.dropAtS) || parsed.dropAtS < 0 ||

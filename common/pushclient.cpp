@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <QPointer>
+#include <QTcpSocket>
 #include <QWebSocket>
 
 #include "common/decisionclient.h"
@@ -206,9 +207,52 @@ void PushClient::connectTo(const QUrl &uri, const QByteArray &token)
                 });
             });
 
+    if (!m_options.sourceAddress.isNull()) {
+        m_bindError = u"QWebSocket connected without saying ConnectingState first"_s;
+        m_bindUnsupported = true;
+        connect(socket, &QWebSocket::stateChanged, this, [this, socket](QAbstractSocket::SocketState state) {
+            if (state == QAbstractSocket::ConnectingState)
+                bindSource(socket);
+        });
+    }
+
     m_deadlineTimer.start(std::max(1, m_options.connectTimeoutMs));
     qCDebug(lcClient) << m_options.userId << "connecting to" << uri.toString();
     socket->open(uri);
+    if (!m_options.sourceAddress.isNull() && !m_bindError.isEmpty() && m_socket == socket) {
+        // Unbound it would connect from the system's address: not what the user asked for.
+        const QString text =
+            u"cannot connect from %1: %2"_s.arg(m_options.sourceAddress.toString(), m_bindError);
+        if (m_bindUnsupported) {
+            fail(AbnormalClose, text); // no retry will change it
+            return;
+        }
+        qCWarning(lcClient).noquote() << m_options.userId << text; // e.g. no local port left: try again later
+        discardSocket(false);
+        Q_EMIT disconnected(AbnormalClose, text);
+        scheduleReconnect(0);
+    }
+}
+
+// QWebSocket (Qt 6.4) has no way to choose the local address. It creates its TCP socket as
+// its child and says ConnectingState (from inside open()) before it connects that socket:
+// bound there, the socket connects from the address bound. Should a Qt version do it
+// otherwise, m_bindUnsupported says so and the client stops rather than connect from
+// elsewhere; a failed bind (no local port left) is retried like a failed connect.
+void PushClient::bindSource(QWebSocket *socket)
+{
+    auto *tcp = socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
+    if (!tcp || tcp->state() != QAbstractSocket::UnconnectedState) {
+        m_bindError = u"QWebSocket's TCP socket cannot be bound before it connects"_s;
+        m_bindUnsupported = true;
+        return;
+    }
+    m_bindUnsupported = false;
+    if (!tcp->bind(m_options.sourceAddress)) {
+        m_bindError = tcp->errorString();
+        return;
+    }
+    m_bindError.clear();
 }
 
 void PushClient::sendHello(const QByteArray &token)

@@ -16,6 +16,7 @@
 
 #include <QElapsedTimer>
 #include <QHash>
+#include <QHostAddress>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
@@ -51,6 +52,7 @@ public:
         int backoffCapMs = Backoff::DefaultCapMs;
         int connectTimeoutMs = 10000; // TCP + WebSocket handshake + Welcome
         ConnectGate *gate = nullptr;  // shared by many clients; none: no limit
+        QHostAddress sourceAddress;   // connect from this local address; null: the system's choice
     };
 
     // `decision` is shared by many clients and must outlive this one.
@@ -89,6 +91,7 @@ private:
     void releaseGateSlot();
     void onAssigned(const AssignResult &result);
     void connectTo(const QUrl &uri, const QByteArray &token);
+    void bindSource(QWebSocket *socket);
     void sendHello(const QByteArray &token);
     void onBinaryMessage(const QByteArray &bytes);
     void onWelcome(const v1::Welcome &welcome);
@@ -120,9 +123,11 @@ private:
     int m_heartbeatMs = 0;
     int m_reconnects = 0;
     bool m_everLive = false;
-    bool m_helloResumed = false;  // the Hello of this session carried positions
-    bool m_socketOpen = false;    // the current socket completed the WebSocket handshake
-    bool m_holdsGateSlot = false; // from resolving until live, backing off or stopped
+    bool m_helloResumed = false;    // the Hello of this session carried positions
+    bool m_socketOpen = false;      // the current socket completed the WebSocket handshake
+    bool m_holdsGateSlot = false;   // from resolving until live, backing off or stopped
+    QString m_bindError;            // why the socket of this attempt is not bound to sourceAddress
+    bool m_bindUnsupported = false; // this QWebSocket gave no chance to bind its socket
 };
 
 } // namespace bfg
