@@ -31,8 +31,9 @@ constexpr int DrainLimitMs = 5000;
 constexpr int DrainCheckMs = 20;
 constexpr int HardLimitSlackMs = 15000;
 constexpr int InterruptRepeatMs = 1000;
-// Connections to each decision server: one per user asking at once, up to this many.
-constexpr int MaxAssignConnections = 64;
+// Connections to each decision server: one per user asking at once, up to this many (more
+// would only arrive together at its listen queue; an assign takes a millisecond or two).
+constexpr int MaxAssignConnections = 16;
 
 double toMs(qint64 us)
 {
