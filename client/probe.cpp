@@ -12,6 +12,7 @@
 #include <QTextStream>
 
 #include "client/publisher.h"
+#include "common/connectgate.h"
 #include "common/decisionclient.h"
 #include "common/logging.h"
 #include "common/protocol.h"
@@ -30,6 +31,9 @@ constexpr int DrainLimitMs = 5000;
 constexpr int DrainCheckMs = 20;
 constexpr int HardLimitSlackMs = 15000;
 constexpr int InterruptRepeatMs = 1000;
+// Connections to each decision server: one per user asking at once, up to this many (more
+// would only arrive together at its listen queue; an assign takes a millisecond or two).
+constexpr int MaxAssignConnections = 16;
 
 double toMs(qint64 us)
 {
@@ -41,7 +45,9 @@ Probe::Probe(ProbeOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
 {
-    m_decision = new DecisionClient(&m_network, m_options.decisionUrls, this);
+    m_decision = new DecisionClient(m_options.decisionUrls, this);
+    m_decision->setMaxConnections(std::min(m_options.maxConnecting, MaxAssignConnections));
+    m_gate = new ConnectGate(m_options.maxConnecting, this);
 
     m_rampTimer.setInterval(RampTickMs);
     connect(&m_rampTimer, &QTimer::timeout, this, &Probe::startDueClients);
@@ -138,6 +144,10 @@ void Probe::launchClients()
         PushClient::Options clientOptions;
         clientOptions.userId = userId;
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
+        clientOptions.gate = m_gate;
+        if (!m_options.sourceAddresses.isEmpty())
+            clientOptions.sourceAddress =
+                m_options.sourceAddresses.at(user % m_options.sourceAddresses.size());
         auto *client = new PushClient(m_decision, clientOptions, this);
         connect(client, &PushClient::welcomed, this, [this, user](const v1::Welcome &welcome, bool resumed) {
             onWelcomed(user, welcome, resumed);
@@ -154,9 +164,12 @@ void Probe::launchClients()
         publisherOptions.baseUrl = m_options.publishUrl;
         publisherOptions.apiKey = m_options.publishKey;
         publisherOptions.ratePerUser = m_options.ratePerUser;
-        m_publisher = new Publisher(&m_network, publisherOptions, this);
-        connect(m_publisher, &Publisher::itemAcked, this,
-                [this](int user, quint64 seq) { m_verifiers[size_t(user)].onAcked(seq); });
+        m_publisher = new Publisher(publisherOptions, this);
+        connect(m_publisher, &Publisher::itemsAcked, this,
+                [this](const std::vector<int> &users, const std::vector<quint64> &seqs) {
+                    for (size_t i = 0; i < users.size(); ++i)
+                        m_verifiers[size_t(users[i])].onAcked(seqs[i]);
+                });
     }
 
     const qint64 liveWaitMs = std::max<qint64>(MinLiveWaitMs, qint64(m_options.users) * LiveWaitMsPerUser);

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <QElapsedTimer>
-#include <QNetworkAccessManager>
 #include <QObject>
 #include <QTimer>
 
@@ -23,6 +22,7 @@
 #include "common/latencyhistogram.h"
 
 namespace bfg {
+class ConnectGate;
 class DecisionClient;
 class PushClient;
 namespace v1 {
@@ -78,8 +78,8 @@ private:
     Phase m_phase = Phase::Idle;
     int m_exitCode = 1;
 
-    QNetworkAccessManager m_network;
     DecisionClient *m_decision = nullptr;
+    ConnectGate *m_gate = nullptr;
     Publisher *m_publisher = nullptr;
     std::vector<PushClient *> m_clients;
     std::vector<UserVerifier> m_verifiers;

@@ -2,7 +2,15 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "client/probeoptions.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <QCommandLineParser>
 #include <QDir>
@@ -23,6 +31,7 @@ constexpr double MaxRate = 10000;
 constexpr double MaxDurationS = 7 * 24 * 3600;
 constexpr int MaxRampMs = 3600 * 1000;
 constexpr int MaxUserIdLength = 128;
+constexpr int MaxConnecting = 100000;
 
 bool parseHttpUrl(const QString &text, QUrl *url)
 {
@@ -41,6 +50,35 @@ bool parseDouble(const QString &text, double *value)
     if (!ok || !std::isfinite(parsed))
         return false;
     *value = parsed;
+    return true;
+}
+
+// Whether a TCP socket can be bound to `address` on this machine (with any port); the
+// reason why not in `error`. Plain sockets: this runs before the application object.
+bool canBind(const QHostAddress &address, QString *error)
+{
+    sockaddr_storage storage = {};
+    socklen_t size = 0;
+    if (address.protocol() == QAbstractSocket::IPv4Protocol) {
+        auto *in = reinterpret_cast<sockaddr_in *>(&storage);
+        in->sin_family = AF_INET;
+        in->sin_addr.s_addr = htonl(address.toIPv4Address());
+        size = sizeof(sockaddr_in);
+    } else {
+        auto *in6 = reinterpret_cast<sockaddr_in6 *>(&storage);
+        in6->sin6_family = AF_INET6;
+        const Q_IPV6ADDR bytes = address.toIPv6Address();
+        std::memcpy(&in6->sin6_addr, &bytes, sizeof bytes);
+        size = sizeof(sockaddr_in6);
+    }
+    const int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || ::bind(fd, reinterpret_cast<const sockaddr *>(&storage), size) != 0) {
+        *error = QString::fromLocal8Bit(std::strerror(errno));
+        if (fd >= 0)
+            ::close(fd);
+        return false;
+    }
+    ::close(fd);
     return true;
 }
 
@@ -90,6 +128,17 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"prefix"_s);
     const QCommandLineOption rampOption(
         u"ramp-ms"_s, u"Start the clients spread over this many milliseconds (default 1000)."_s, u"ms"_s);
+    const QCommandLineOption maxConnectingOption(
+        u"max-connecting"_s,
+        u"At most this many users asking the decision server or connecting at once, first connects and "
+        "reconnects alike; the others wait their turn (default 64)."_s,
+        u"n"_s);
+    const QCommandLineOption sourceAddressOption(
+        u"source-address"_s,
+        u"Local address(es) the users connect to the push nodes from, comma separated, given out in turn "
+        "(e.g. 127.0.0.2,127.0.0.3): one address reaches one node address and port at most ~28,000 times "
+        "(the ephemeral ports). Default: the system's choice."_s,
+        u"addr[,addr...]"_s);
     const QCommandLineOption dropAtOption(
         u"drop-at"_s,
         u"At this many seconds into publishing, abort every client's connection as a network blip "
@@ -98,17 +147,30 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     const QCommandLineOption jsonOption(u"json"_s, u"Also write the results as a JSON object to this file."_s,
                                         u"file"_s);
     const QCommandLineOption quietOption(u"quiet"_s, u"No progress lines or informational logs on stderr."_s);
+    const QCommandLineOption eventLoopOption(
+        u"event-loop"_s,
+        u"The event loop the probe runs on: epoll (a loop turn costs what is ready, not what is open) or "
+        "qt (Qt's default dispatcher) (default epoll)."_s,
+        u"epoll|qt"_s);
 
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
-                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, dropAtOption,
-                       jsonOption, quietOption});
+                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
+                       sourceAddressOption, dropAtOption, jsonOption, quietOption, eventLoopOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
         return false;
     }
-    if (parser.isSet(helpOption))
-        parser.showHelp(0);
+    // --help-all (added by addHelpOption()) would list Qt's own options: a QCoreApplication
+    // has none worth listing, so it is --help.
+    if (parser.isSet(helpOption) || parser.isSet(u"help-all"_s)) {
+        // Parsed before the application object exists (it must be created on the event
+        // loop asked for), so Qt cannot name the program in the usage line: do it here.
+        QString help = parser.helpText();
+        help.replace(u"<executable_name>"_s, arguments.value(0, u"bfg-probe"_s));
+        std::fputs(qPrintable(help), stdout);
+        std::exit(0);
+    }
     if (parser.isSet(versionOption))
         parser.showVersion();
     if (!parser.positionalArguments().isEmpty()) {
@@ -196,6 +258,35 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
             return false;
         }
     }
+    if (parser.isSet(maxConnectingOption)) {
+        bool ok = false;
+        parsed.maxConnecting = parser.value(maxConnectingOption).trimmed().toInt(&ok);
+        if (!ok || parsed.maxConnecting < 1 || parsed.maxConnecting > MaxConnecting) {
+            *error =
+                u"--max-connecting: expected a whole number from 1 to %1, got \"%2\""_s.arg(MaxConnecting)
+                    .arg(parser.value(maxConnectingOption));
+            return false;
+        }
+    }
+    for (const QString &text :
+         parser.values(sourceAddressOption).join(u',').split(u',', Qt::SkipEmptyParts)) {
+        const QHostAddress address(text.trimmed());
+        QString why;
+        if (address.isNull() || (address.protocol() != QAbstractSocket::IPv4Protocol &&
+                                 address.protocol() != QAbstractSocket::IPv6Protocol)) {
+            *error = u"--source-address: not an IP address: %1"_s.arg(text.trimmed());
+            return false;
+        }
+        if (!canBind(address, &why)) {
+            *error = u"--source-address: cannot connect from %1: %2"_s.arg(address.toString(), why);
+            return false;
+        }
+        parsed.sourceAddresses.append(address);
+    }
+    if (parser.isSet(sourceAddressOption) && parsed.sourceAddresses.isEmpty()) {
+        *error = u"--source-address: no address given"_s;
+        return false;
+    }
     if (parser.isSet(dropAtOption)) {
         if (!parseDouble(parser.value(dropAtOption), &parsed.dropAtS) || parsed.dropAtS < 0 ||
             parsed.dropAtS >= parsed.durationS) {
@@ -214,6 +305,13 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         }
     }
     parsed.quiet = parser.isSet(quietOption);
+    if (parser.isSet(eventLoopOption)) {
+        parsed.eventLoop = parser.value(eventLoopOption).trimmed();
+        if (parsed.eventLoop != u"epoll"_s && parsed.eventLoop != u"qt"_s) {
+            *error = u"--event-loop: expected epoll or qt, got \"%1\""_s.arg(parser.value(eventLoopOption));
+            return false;
+        }
+    }
 
     *options = std::move(parsed);
     return true;

@@ -6,6 +6,7 @@
 // error into a message and exit code 2; Probe only ever sees valid options.
 #pragma once
 
+#include <QHostAddress>
 #include <QList>
 #include <QString>
 #include <QStringList>
@@ -22,17 +23,21 @@ struct ProbeOptions
     QUrl publishUrl;          // empty: the publish_uri of the first assignment
     QByteArray publishKey;    // sent as "Authorization: Bearer <key>" when set
     bool publish = true;
-    QString userPrefix;  // user ids are prefix + index
-    int rampMs = 1000;   // clients are started spread over this long
-    double dropAtS = -1; // < 0: never drop connections
+    QString userPrefix;                  // user ids are prefix + index
+    int rampMs = 1000;                   // clients are started spread over this long
+    int maxConnecting = 64;              // users resolving or connecting at once (ConnectGate)
+    QList<QHostAddress> sourceAddresses; // users connect from these in turn; empty: the system's choice
+    double dropAtS = -1;                 // < 0: never drop connections
     QString jsonPath;
     bool quiet = false;
+    QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
 
     bool isPublishing() const { return publish && ratePerUser > 0; }
     QString userId(int index) const { return userPrefix + QString::number(index); }
 
-    // Parses `arguments` (argv as a list). Handles --help and --version itself
-    // (prints and exits 0). On a usage error returns false with `error` set.
+    // Parses `arguments` (argv as a list); works before QCoreApplication exists, as
+    // main() needs it to. Handles --help and --version itself (prints and exits 0).
+    // On a usage error returns false with `error` set.
     static bool parse(const QStringList &arguments, ProbeOptions *options, QString *error);
 };
 

@@ -4,16 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QRandomGenerator>
-#include <QVariant>
 
 #include "client/userverifier.h"
+#include "common/httpconnection.h"
 #include "common/logging.h"
 #include "common/protocol.h"
 
@@ -26,6 +24,147 @@ constexpr int RetryBaseMs = 100;
 constexpr int RetryCapMs = 2000;
 constexpr int MaxErrorsLogged = 10;
 constexpr double MaxTickGapS = 1.0; // after a stall, catch up at most this much
+
+int varintSize(quint64 value)
+{
+    int size = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        ++size;
+    }
+    return size;
+}
+
+char *writeVarint(char *out, quint64 value)
+{
+    while (value >= 0x80) {
+        *out++ = char(value | 0x80);
+        value >>= 7;
+    }
+    *out++ = char(value);
+    return out;
+}
+
+// A length-delimited field (wire type 2) of number `field` below 16.
+char *writeBytesField(char *out, int field, const std::string &data)
+{
+    *out++ = char(field << 3 | 2);
+    out = writeVarint(out, data.size());
+    std::memcpy(out, data.data(), data.size());
+    return out + data.size();
+}
+
+// Reads protobuf wire format: just enough to take the seqs out of a PublishResponse.
+class WireReader
+{
+public:
+    explicit WireReader(QByteArrayView bytes)
+        : m_p(reinterpret_cast<const uchar *>(bytes.data()))
+        , m_end(m_p + bytes.size())
+    {}
+    bool atEnd() const { return m_p == m_end; }
+    bool varint(quint64 *value)
+    {
+        *value = 0;
+        for (int shift = 0; shift < 64 && m_p < m_end; shift += 7) {
+            const uchar byte = *m_p++;
+            *value |= quint64(byte & 0x7f) << shift;
+            if (!(byte & 0x80))
+                return true;
+        }
+        return false;
+    }
+    // A length-delimited field's bytes.
+    bool bytes(QByteArrayView *value)
+    {
+        quint64 size = 0;
+        if (!varint(&size) || size > quint64(m_end - m_p))
+            return false;
+        *value = QByteArrayView(reinterpret_cast<const char *>(m_p), qsizetype(size));
+        m_p += size;
+        return true;
+    }
+    bool skip(int wireType)
+    {
+        quint64 ignored = 0;
+        QByteArrayView ignoredBytes;
+        switch (wireType) {
+        case 0:
+            return varint(&ignored);
+        case 1:
+        case 5: {
+            const int size = wireType == 1 ? 8 : 4;
+            if (m_end - m_p < size)
+                return false;
+            m_p += size;
+            return true;
+        }
+        case 2:
+            return bytes(&ignoredBytes);
+        default:
+            return false;
+        }
+    }
+
+private:
+    const uchar *m_p;
+    const uchar *m_end;
+};
+
+// The seq of each PublishResult (field 2) of a PublishResponse (results: field 1), in
+// order. Read off the wire: the stream and epoch strings of every result are not needed.
+bool readSeqs(QByteArrayView body, std::vector<quint64> *seqs)
+{
+    seqs->clear();
+    WireReader response(body);
+    while (!response.atEnd()) {
+        quint64 key = 0;
+        if (!response.varint(&key))
+            return false;
+        if (key != (1 << 3 | 2)) {
+            if (!response.skip(int(key & 7)))
+                return false;
+            continue;
+        }
+        QByteArrayView resultBytes;
+        if (!response.bytes(&resultBytes))
+            return false;
+        WireReader result(resultBytes);
+        quint64 seq = 0;
+        while (!result.atEnd()) {
+            if (!result.varint(&key))
+                return false;
+            if (key == (2 << 3 | 0)) {
+                if (!result.varint(&seq))
+                    return false;
+            } else if (!result.skip(int(key & 7))) {
+                return false;
+            }
+        }
+        seqs->push_back(seq);
+    }
+    return true;
+}
+
+// One PublishItem {stream = 1, payload = 2, id = 3} as an element of
+// PublishRequest.items (field 1), exactly as protobuf encodes it. Requests are
+// written straight into the bytes that go out: no message object and three
+// strings per item, no encoding pass. Protobuf concatenates repeated fields, so
+// batches merge by appending their bytes.
+void appendItem(QByteArray *out, const std::string &stream, const std::string &payload, const std::string &id)
+{
+    const auto fieldSize = [](size_t size) { return 1 + varintSize(size) + size; };
+    const size_t itemSize = fieldSize(stream.size()) + fieldSize(payload.size()) + fieldSize(id.size());
+    const qsizetype start = out->size();
+    out->resize(start + qsizetype(1 + varintSize(itemSize) + itemSize));
+    char *p = out->data() + start;
+    *p++ = char(1 << 3 | 2);
+    p = writeVarint(p, itemSize);
+    p = writeBytesField(p, 1, stream);
+    p = writeBytesField(p, 2, payload);
+    p = writeBytesField(p, 3, id);
+    Q_ASSERT(p == out->data() + out->size());
+}
 } // namespace
 
 struct Publisher::Source
@@ -40,21 +179,24 @@ struct Publisher::Source
 
 struct Publisher::Batch
 {
-    v1::PublishRequest request; // kept as is for retries: same items, same ids
-    std::vector<int> users;     // of each item, in order
+    QByteArray request;     // a PublishRequest, kept as is for retries: same items, same ids
+    std::vector<int> users; // of each item, in order
 };
 
-Publisher::Publisher(QNetworkAccessManager *network, Options options, QObject *parent)
+Publisher::Publisher(Options options, QObject *parent)
     : QObject(parent)
-    , m_network(network)
     , m_options(std::move(options))
     , m_backoff(RetryBaseMs, RetryCapMs)
 {
-    m_publishUrl = m_options.baseUrl;
-    QString path = m_publishUrl.path();
+    QString path = m_options.baseUrl.path(QUrl::FullyEncoded);
     while (path.endsWith(u'/'))
         path.chop(1);
-    m_publishUrl.setPath(path + u"/v1/publish"_s);
+    m_publishPath = (path + u"/v1/publish"_s).toUtf8();
+    m_headers = "Content-Type: application/x-protobuf\r\nAccept: application/x-protobuf\r\n";
+    if (!m_options.apiKey.isEmpty())
+        m_headers += "Authorization: Bearer " + m_options.apiKey + "\r\n";
+    for (int i = 0; i < m_options.maxInFlight; ++i)
+        m_idle.push_back(new HttpConnection(m_options.baseUrl, m_options.timeoutMs, this));
 
     m_tickTimer.setTimerType(Qt::PreciseTimer);
     m_tickTimer.setInterval(m_options.tickMs);
@@ -126,13 +268,10 @@ void Publisher::tick()
                 m_building = std::make_shared<Batch>();
                 m_building->users.reserve(size_t(m_options.maxBatchItems));
             }
-            v1::PublishItem *item = m_building->request.add_items();
-            item->set_stream(source.stream);
-            std::string *id = item->mutable_id();
-            id->reserve(source.idPrefix.size() + 20);
-            id->assign(source.idPrefix);
-            id->append(std::to_string(++source.counter));
-            UserVerifier::writePayload(item->mutable_payload(), sendUs, source.userUtf8);
+            m_id.assign(source.idPrefix);
+            m_id.append(std::to_string(++source.counter));
+            UserVerifier::writePayload(&m_payload, sendUs, source.userUtf8);
+            appendItem(&m_building->request, source.stream, m_payload, m_id);
             m_building->users.push_back(source.user);
             ++m_sent;
             if (int(m_building->users.size()) >= m_options.maxBatchItems)
@@ -155,17 +294,12 @@ std::shared_ptr<Publisher::Batch> Publisher::takeBatch()
     std::shared_ptr<Batch> batch = std::move(m_queue.front());
     m_queue.pop_front();
     // Batches that waited (all slots busy, or backing off) leave together, as few requests
-    // as the size cap allows. Items move, they are not copied.
-    std::vector<v1::PublishItem *> moved;
+    // as the size cap allows.
     while (!m_queue.empty() &&
            batch->users.size() + m_queue.front()->users.size() <= size_t(m_options.maxBatchItems)) {
         std::shared_ptr<Batch> next = std::move(m_queue.front());
         m_queue.pop_front();
-        auto *items = next->request.mutable_items();
-        moved.resize(size_t(items->size()));
-        items->ExtractSubrange(0, items->size(), moved.data());
-        for (v1::PublishItem *item : moved)
-            batch->request.mutable_items()->AddAllocated(item);
+        batch->request += next->request;
         batch->users.insert(batch->users.end(), next->users.begin(), next->users.end());
     }
     return batch;
@@ -181,45 +315,38 @@ void Publisher::pump()
 
 void Publisher::send(const std::shared_ptr<Batch> &batch)
 {
-    QNetworkRequest request(m_publishUrl);
-    request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/x-protobuf"));
-    request.setRawHeader("Accept", "application/x-protobuf");
-    if (!m_options.apiKey.isEmpty())
-        request.setRawHeader("Authorization", "Bearer " + m_options.apiKey);
-    request.setTransferTimeout(m_options.timeoutMs);
-    QNetworkReply *reply = m_network->post(request, protocol::encode(batch->request));
-    reply->setParent(this);
+    HttpConnection *connection = m_idle.back();
+    m_idle.pop_back();
     ++m_inFlight;
     ++m_requests;
-    connect(reply, &QNetworkReply::finished, this, [this, reply, batch] { onFinished(reply, batch); });
+    connection->request("POST", m_publishPath, m_headers, batch->request,
+                        [this, connection, batch](const HttpConnection::Response &response) {
+                            onFinished(connection, response, batch);
+                        });
 }
 
-void Publisher::onFinished(QNetworkReply *reply, const std::shared_ptr<Batch> &batch)
+void Publisher::onFinished(HttpConnection *connection, const HttpConnection::Response &response,
+                           const std::shared_ptr<Batch> &batch)
 {
-    reply->deleteLater();
+    m_idle.push_back(connection);
     --m_inFlight;
     if (m_abandoned)
         return;
-    const QVariant statusAttribute = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
-    const int status = statusAttribute.isValid() ? statusAttribute.toInt() : 0;
+    const int status = response.status;
+    const QByteArray &body = response.body;
     const auto items = quint64(batch->users.size());
 
-    // An aborted or timed-out reply is closed: read only what a server answered.
-    const QByteArray body = status ? reply->readAll() : QByteArray();
     if (status == 200) {
         m_backoff.reset();
-        v1::PublishResponse response;
-        if (response.ParseFromArray(body.constData(), int(body.size())) &&
-            response.results_size() == int(batch->users.size())) {
-            for (int i = 0; i < response.results_size(); ++i)
-                Q_EMIT itemAcked(batch->users[size_t(i)], response.results(i).seq());
+        if (readSeqs(body, &m_seqs) && m_seqs.size() == batch->users.size()) {
+            Q_EMIT itemsAcked(batch->users, m_seqs);
             m_acked += items;
             pump();
             return;
         }
         // Acks that cannot be matched to items verify nothing: a node bug, not a transient one.
-        qCCritical(lcProbe) << "publish answer does not match the request:" << response.results_size()
-                            << "results for" << items << "items";
+        qCCritical(lcProbe) << "publish answer does not match the request:" << m_seqs.size() << "results for"
+                            << items << "items";
         m_rejected += items;
         pump();
         return;
@@ -227,14 +354,11 @@ void Publisher::onFinished(QNetworkReply *reply, const std::shared_ptr<Batch> &b
 
     if (status == 0 || status == 429 || status >= 500) {
         if (m_errorsLogged++ < MaxErrorsLogged)
-            qCWarning(lcProbe).noquote() << "publish failed, will retry:"
-                                         << (status ? u"HTTP %1"_s.arg(status)
-                                             : reply->error() == QNetworkReply::OperationCanceledError
-                                                 ? u"no answer within %1 ms"_s.arg(m_options.timeoutMs)
-                                                 : reply->errorString());
+            qCWarning(lcProbe).noquote()
+                << "publish failed, will retry:" << (status ? u"HTTP %1"_s.arg(status) : response.error);
         int retryAfterMs = 0;
         bool ok = false;
-        const int seconds = reply->rawHeader("Retry-After").trimmed().toInt(&ok);
+        const int seconds = response.header("retry-after").toInt(&ok);
         if (ok && seconds > 0)
             retryAfterMs = std::min(seconds, 60) * 1000;
         retryLater(batch, retryAfterMs);

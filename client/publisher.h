@@ -10,6 +10,7 @@
 // slots are busy, or after a failure while the publisher backs off, due
 // batches wait in a queue and are coalesced into requests of up to
 // maxBatchItems. Acks go to the probe as (user, seq) for its verifiers.
+// Requests go over maxInFlight keep-alive HttpConnections, one request each.
 #pragma once
 
 #include <deque>
@@ -22,11 +23,8 @@
 #include <QTimer>
 #include <QUrl>
 
-#include "bfg/v1/api.pb.h"
+#include "common/httpconnection.h"
 #include "common/backoff.h"
-
-class QNetworkAccessManager;
-class QNetworkReply;
 
 namespace bfg::probe {
 
@@ -41,13 +39,13 @@ public:
         QUrl baseUrl;      // the node's HTTP API; requests go to {baseUrl}/v1/publish
         QByteArray apiKey; // "Authorization: Bearer <key>" when not empty
         double ratePerUser = 2.0;
-        int maxInFlight = 6; // QNetworkAccessManager's connections per host: no hidden queue
+        int maxInFlight = 6; // connections, each with one request at a time: no hidden queue
         int maxBatchItems = 500;
         int timeoutMs = 5000;
         int tickMs = 10;
     };
 
-    Publisher(QNetworkAccessManager *network, Options options, QObject *parent = nullptr);
+    explicit Publisher(Options options, QObject *parent = nullptr);
     ~Publisher() override;
 
     // Starts publishing to `userId`; `user` is how acks name it.
@@ -69,7 +67,8 @@ public:
     quint64 retries() const { return m_retries; }
 
 Q_SIGNALS:
-    void itemAcked(int user, quint64 seq);
+    // The node's seq for each item of one request: users[i] got seqs[i].
+    void itemsAcked(const std::vector<int> &users, const std::vector<quint64> &seqs);
 
 private:
     struct Source;
@@ -81,18 +80,23 @@ private:
     // Takes the next request's worth of queued batches, merged into one.
     std::shared_ptr<Batch> takeBatch();
     void send(const std::shared_ptr<Batch> &batch);
-    void onFinished(QNetworkReply *reply, const std::shared_ptr<Batch> &batch);
+    void onFinished(HttpConnection *connection, const HttpConnection::Response &response,
+                    const std::shared_ptr<Batch> &batch);
     void retryLater(const std::shared_ptr<Batch> &batch, int minimumDelayMs);
 
-    QNetworkAccessManager *m_network;
     Options m_options;
-    QUrl m_publishUrl;
+    QByteArray m_publishPath;
+    QByteArray m_headers; // of every request
+    std::vector<HttpConnection *> m_idle;
     QTimer m_tickTimer;
     QElapsedTimer m_clock;
     qint64 m_lastTickNs = 0;
 
     std::vector<Source> m_sources;
     std::shared_ptr<Batch> m_building; // what this tick makes due
+    std::string m_id;                  // scratch for the item being written
+    std::string m_payload;
+    std::vector<quint64> m_seqs; // of the answer being read
     std::deque<std::shared_ptr<Batch>> m_queue;
     int m_inFlight = 0;
     // After a failed request nothing is sent until this fires: an unreachable node gets

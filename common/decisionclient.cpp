@@ -8,13 +8,10 @@
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QTimer>
 #include <QUrlQuery>
-#include <QVariant>
 
+#include "common/httpconnection.h"
 #include "common/logging.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -25,6 +22,7 @@ namespace {
 
 constexpr qint64 MaxBodyBytes = 64 * 1024;
 constexpr int MaxRetryAfterMs = 10 * 60 * 1000;
+constexpr int MaxRedirects = 3;
 
 // "{base}/v1/assign?user=U[&affinity=K]", whether or not the base URL ends in a slash
 // or carries a path prefix of its own (a reverse proxy mounting the API below /bfg).
@@ -44,10 +42,21 @@ QUrl assignUrl(const QUrl &base, const QString &userId, const QString &affinity)
     return url;
 }
 
-// Retry-After is delta-seconds in practice; an HTTP date is allowed by RFC 9110 as well.
-int retryAfterMs(const QNetworkReply *reply)
+// Path and query of `url` as they go on the request line.
+QByteArray requestTarget(const QUrl &url)
 {
-    const QByteArray value = reply->rawHeader("Retry-After").trimmed();
+    QByteArray target = url.path(QUrl::FullyEncoded).toUtf8();
+    if (target.isEmpty())
+        target = "/";
+    if (url.hasQuery())
+        target += '?' + url.query(QUrl::FullyEncoded).toUtf8();
+    return target;
+}
+
+// Retry-After is delta-seconds in practice; an HTTP date is allowed by RFC 9110 as well.
+int retryAfterMs(const QByteArray &header)
+{
+    const QByteArray value = header.trimmed();
     if (value.isEmpty())
         return 0;
     bool ok = false;
@@ -96,15 +105,18 @@ struct DecisionClient::Attempt
     std::function<void(const AssignResult &)> done;
     int first = 0; // index of the first server asked
     int tried = 0; // servers asked so far
+    QUrl url;      // of the request to the server being asked
+    int redirects = 0;
     AssignResult result;
 };
 
-DecisionClient::DecisionClient(QNetworkAccessManager *network, const QList<QUrl> &decisionUrls,
-                               QObject *parent)
+DecisionClient::DecisionClient(const QList<QUrl> &decisionUrls, QObject *parent)
     : QObject(parent)
-    , m_network(network)
     , m_urls(decisionUrls)
+    , m_servers(size_t(decisionUrls.size()))
 {}
+
+DecisionClient::~DecisionClient() = default;
 
 void DecisionClient::assign(const QString &userId, const QString &affinity,
                             std::function<void(const AssignResult &)> done)
@@ -135,73 +147,123 @@ void DecisionClient::tryNext(std::shared_ptr<Attempt> attempt)
     }
     const int index = (attempt->first + attempt->tried) % count;
     ++attempt->tried;
+    attempt->url = assignUrl(m_urls.at(index), attempt->userId, attempt->affinity);
+    attempt->redirects = 0;
+    send(index, std::move(attempt));
+}
 
-    QNetworkRequest request(assignUrl(m_urls.at(index), attempt->userId, attempt->affinity));
-    request.setRawHeader("Accept", "application/x-protobuf");
-    request.setTransferTimeout(m_timeoutMs);
-    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::NoLessSafeRedirectPolicy);
-    QNetworkReply *reply = m_network->get(request);
-    // Owned by this client, so that replies in flight go when it does.
-    reply->setParent(this);
+void DecisionClient::send(int index, std::shared_ptr<Attempt> attempt)
+{
+    Server &server = m_servers[size_t(index)];
+    HttpConnection *connection = nullptr;
+    if (!server.idle.empty()) {
+        connection = server.idle.back();
+        server.idle.pop_back();
+    } else if (server.connections < m_maxConnections) {
+        // Owned by this client, so that requests in flight go when it does.
+        connection = new HttpConnection(m_urls.at(index), m_timeoutMs, this);
+        ++server.connections;
+    } else {
+        server.waiting.push_back(std::move(attempt)); // sent when a connection is free
+        return;
+    }
+    connection->request("GET", requestTarget(attempt->url), "Accept: application/x-protobuf\r\n", {},
+                        [this, index, connection, attempt](const HttpConnection::Response &response) {
+                            Server &server = m_servers[size_t(index)];
+                            server.idle.push_back(connection);
+                            if (!server.waiting.empty()) {
+                                std::shared_ptr<Attempt> next = std::move(server.waiting.front());
+                                server.waiting.pop_front();
+                                send(index, std::move(next));
+                            }
+                            onAnswer(index, attempt, response);
+                        });
+}
 
-    connect(reply, &QNetworkReply::finished, this, [this, reply, index, attempt] {
-        reply->deleteLater();
-        AssignResult &result = attempt->result;
-        const QVariant statusAttribute = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
-        const int status = statusAttribute.isValid() ? statusAttribute.toInt() : 0;
-        result.httpStatus = status;
-        const QString server = m_urls.at(index).toString();
+// As QNetworkRequest::NoLessSafeRedirectPolicy did: to http or https, never from https to
+// http, a few hops at most, each on a connection of its own.
+bool DecisionClient::followRedirect(int index, const std::shared_ptr<Attempt> &attempt,
+                                    const HttpConnection::Response &response)
+{
+    static constexpr int RedirectStatuses[] = {301, 302, 303, 307, 308};
+    if (std::find(std::begin(RedirectStatuses), std::end(RedirectStatuses), response.status) ==
+            std::end(RedirectStatuses) ||
+        attempt->redirects >= MaxRedirects)
+        return false;
+    const QUrl target =
+        attempt->url.resolved(QUrl::fromEncoded(response.header("location").toByteArray(), QUrl::StrictMode));
+    const bool toHttp = target.scheme() == u"http"_s;
+    if (!target.isValid() || target.host().isEmpty() || (!toHttp && target.scheme() != u"https"_s) ||
+        (toHttp && attempt->url.scheme() == u"https"_s))
+        return false;
+    ++attempt->redirects;
+    attempt->url = target;
+    auto *connection = new HttpConnection(target, m_timeoutMs, this);
+    connection->request("GET", requestTarget(target), "Accept: application/x-protobuf\r\n", {},
+                        [this, index, connection, attempt](const HttpConnection::Response &answer) {
+                            connection->deleteLater();
+                            onAnswer(index, attempt, answer);
+                        });
+    return true;
+}
 
-        if (status == 0) {
-            // No HTTP answer: refused, reset, DNS, TLS or the transfer timeout.
-            result.error = server + u": "_s +
-                           (reply->error() == QNetworkReply::OperationCanceledError
-                                ? u"no answer within %1 ms"_s.arg(m_timeoutMs)
-                                : reply->errorString());
-            qCDebug(lcClient).noquote() << "decision server unreachable:" << result.error;
-            tryNext(attempt);
-            return;
-        }
+void DecisionClient::onAnswer(int index, const std::shared_ptr<Attempt> &attempt,
+                              const HttpConnection::Response &response)
+{
+    if (followRedirect(index, attempt, response))
+        return;
+    AssignResult &result = attempt->result;
+    const int status = response.status;
+    const QByteArray body = response.body.left(MaxBodyBytes); // an assignment is a few hundred bytes
+    result.httpStatus = status;
+    const QString server = m_urls.at(index).toString();
 
-        const QByteArray body = reply->read(MaxBodyBytes);
-        if (status == 200) {
-            const QByteArray contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
-            v1::AssignResponse response;
-            const bool parsed = contentType.startsWith("application/json")
-                                    ? parseJsonAssign(body, &response)
-                                    : response.ParseFromArray(body.constData(), int(body.size()));
-            if (!parsed || response.uri().empty() || response.token().empty()) {
-                result.error = server + u": undecodable assign response"_s;
-                qCWarning(lcClient) << "decision server" << server << "sent an undecodable assign response";
-                tryNext(attempt);
-                return;
-            }
-            m_preferred = index;
-            result.ok = true;
-            result.terminal = false;
-            result.error.clear();
-            result.response = std::move(response);
-            attempt->done(result);
-            return;
-        }
-
-        result.error = server + u": "_s + errorText(status, body);
-        if (status == 429 || status >= 500) {
-            result.retryAfterMs = std::max(result.retryAfterMs, retryAfterMs(reply));
-            qCDebug(lcClient) << "decision server" << server << "declined:" << result.error;
-            tryNext(attempt);
-            return;
-        }
-        if (status >= 400) {
-            // The request itself is wrong (bad user id, unknown path): another server will agree.
-            result.terminal = true;
-            qCWarning(lcClient) << "assign for" << attempt->userId << "refused:" << result.error;
-            attempt->done(result);
-            return;
-        }
-        // 1xx/3xx left over after redirects: not a decision server we understand.
+    if (status == 0) {
+        // No HTTP answer: refused, reset, DNS, TLS or the timeout.
+        result.error = server + u": "_s +
+                       (response.timedOut ? u"no answer within %1 ms"_s.arg(m_timeoutMs) : response.error);
+        qCDebug(lcClient).noquote() << "decision server unreachable:" << result.error;
         tryNext(attempt);
-    });
+        return;
+    }
+
+    if (status == 200) {
+        v1::AssignResponse assignment;
+        const bool parsed = response.header("content-type").startsWith("application/json")
+                                ? parseJsonAssign(body, &assignment)
+                                : assignment.ParseFromArray(body.constData(), int(body.size()));
+        if (!parsed || assignment.uri().empty() || assignment.token().empty()) {
+            result.error = server + u": undecodable assign response"_s;
+            qCWarning(lcClient) << "decision server" << server << "sent an undecodable assign response";
+            tryNext(attempt);
+            return;
+        }
+        m_preferred = index;
+        result.ok = true;
+        result.terminal = false;
+        result.error.clear();
+        result.response = std::move(assignment);
+        attempt->done(result);
+        return;
+    }
+
+    result.error = server + u": "_s + errorText(status, body);
+    if (status == 429 || status >= 500) {
+        result.retryAfterMs =
+            std::max(result.retryAfterMs, retryAfterMs(response.header("retry-after").toByteArray()));
+        qCDebug(lcClient) << "decision server" << server << "declined:" << result.error;
+        tryNext(attempt);
+        return;
+    }
+    if (status >= 400) {
+        // The request itself is wrong (bad user id, unknown path): another server will agree.
+        result.terminal = true;
+        qCWarning(lcClient) << "assign for" << attempt->userId << "refused:" << result.error;
+        attempt->done(result);
+        return;
+    }
+    // 1xx, or 3xx not followed: not a decision server we understand.
+    tryNext(attempt);
 }
 
 } // namespace bfg

@@ -5,19 +5,23 @@
 // (GET /v1/assign). Holds the ordered list of decision URLs and walks it on
 // connection failure, timeout, 429 and 5xx, starting from the last server
 // that answered, so that no decision server is a single point of failure.
-// Used by PushClient (and so by the probe and the console).
+// Used by PushClient (and so by the probe and the console). Requests go over
+// keep-alive HttpConnections, at most maxConnections() at once to each
+// server; more wait here, in order, their timeout not yet running.
 #pragma once
 
+#include <algorithm>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include <QObject>
 #include <QStringList>
 #include <QUrl>
 
 #include "bfg/v1/api.pb.h"
-
-class QNetworkAccessManager;
+#include "common/httpconnection.h"
 
 namespace bfg {
 
@@ -37,10 +41,15 @@ class DecisionClient : public QObject
     Q_DISABLE_COPY_MOVE(DecisionClient)
 
 public:
-    DecisionClient(QNetworkAccessManager *network, const QList<QUrl> &decisionUrls,
-                   QObject *parent = nullptr);
+    static constexpr int DefaultMaxConnections = 16;
 
+    explicit DecisionClient(const QList<QUrl> &decisionUrls, QObject *parent = nullptr);
+    ~DecisionClient() override;
+
+    // Before the first assign().
     void setTimeoutMs(int timeoutMs) { m_timeoutMs = timeoutMs; }
+    void setMaxConnections(int count) { m_maxConnections = std::max(1, count); }
+    int maxConnections() const { return m_maxConnections; }
     QList<QUrl> decisionUrls() const { return m_urls; }
 
     // Tries each decision server at most once, in order from the last one
@@ -50,12 +59,25 @@ public:
 
 private:
     struct Attempt;
-    void tryNext(std::shared_ptr<Attempt> attempt);
+    struct Server
+    {
+        std::vector<HttpConnection *> idle;
+        int connections = 0;
+        std::deque<std::shared_ptr<Attempt>> waiting;
+    };
 
-    QNetworkAccessManager *m_network;
+    void tryNext(std::shared_ptr<Attempt> attempt);
+    void send(int index, std::shared_ptr<Attempt> attempt);
+    void onAnswer(int index, const std::shared_ptr<Attempt> &attempt,
+                  const HttpConnection::Response &response);
+    bool followRedirect(int index, const std::shared_ptr<Attempt> &attempt,
+                        const HttpConnection::Response &response);
+
     QList<QUrl> m_urls;
+    std::vector<Server> m_servers; // by index in m_urls
     int m_preferred = 0;
     int m_timeoutMs = 5000;
+    int m_maxConnections = DefaultMaxConnections;
 };
 
 } // namespace bfg

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <QPointer>
+#include <QTcpSocket>
 #include <QWebSocket>
 
 #include "common/decisionclient.h"
@@ -22,6 +23,21 @@ constexpr int HeartbeatSlackMs = 5000;
 // When a node does not say how often it pings.
 constexpr int DefaultHeartbeatMs = 25000;
 constexpr int AbnormalClose = QWebSocketProtocol::CloseCodeAbnormalDisconnection;
+
+// Where the Message starts when `bytes` is a ServerFrame holding only a Message
+// (field 2, length-delimited: tag 0x12, then the length as a varint); 0 otherwise.
+qsizetype messageOffset(const QByteArray &bytes)
+{
+    if (bytes.size() < 2 || bytes[0] != char(2 << 3 | 2))
+        return 0;
+    quint64 length = 0;
+    for (qsizetype i = 1; i < bytes.size() && i <= 5; ++i) {
+        length |= quint64(quint8(bytes[i]) & 0x7f) << (7 * (i - 1));
+        if (!(quint8(bytes[i]) & 0x80))
+            return length == quint64(bytes.size() - i - 1) ? i + 1 : 0;
+    }
+    return 0;
+}
 } // namespace
 
 PushClient::PushClient(DecisionClient *decision, Options options, QObject *parent)
@@ -29,6 +45,7 @@ PushClient::PushClient(DecisionClient *decision, Options options, QObject *paren
     , m_decision(decision)
     , m_options(std::move(options))
     , m_backoff(m_options.backoffBaseMs, m_options.backoffCapMs)
+    , m_gate(m_options.gate)
 {
     m_retryTimer.setSingleShot(true);
     m_deadlineTimer.setSingleShot(true);
@@ -46,6 +63,7 @@ PushClient::~PushClient()
 {
     if (m_socket)
         m_socket->disconnect(this);
+    releaseGateSlot();
 }
 
 void PushClient::start()
@@ -75,11 +93,21 @@ void PushClient::dropConnection()
     scheduleReconnect(0);
 }
 
+QHash<QString, v1::StreamPosition> PushClient::positions() const
+{
+    QHash<QString, v1::StreamPosition> positions;
+    for (const auto &[stream, position] : m_positions)
+        positions.insert(QString::fromStdString(stream), position);
+    return positions;
+}
+
 void PushClient::setState(State state)
 {
     if (m_state == state)
         return;
     m_state = state;
+    if (state != State::Resolving && state != State::Connecting)
+        releaseGateSlot();
     Q_EMIT stateChanged(state);
 }
 
@@ -88,11 +116,39 @@ void PushClient::resolve()
     discardSocket(false);
     const quint64 generation = ++m_generation;
     setState(State::Resolving);
+    if (m_gate && !m_holdsGateSlot) {
+        if (!m_gate->tryAcquire()) {
+            m_gate->wait(this, [this, generation] {
+                if (m_holdsGateSlot || m_generation != generation || m_state != State::Resolving) {
+                    m_gate->release(); // stopped (or started over) while waiting
+                    return;
+                }
+                m_holdsGateSlot = true;
+                requestAssignment(generation);
+            });
+            return;
+        }
+        m_holdsGateSlot = true;
+    }
+    requestAssignment(generation);
+}
+
+void PushClient::requestAssignment(quint64 generation)
+{
     QPointer<PushClient> self(this);
     m_decision->assign(m_options.userId, m_options.affinity, [self, generation](const AssignResult &result) {
         if (self && self->m_generation == generation && self->m_state == State::Resolving)
             self->onAssigned(result);
     });
+}
+
+void PushClient::releaseGateSlot()
+{
+    if (!m_holdsGateSlot)
+        return;
+    m_holdsGateSlot = false;
+    if (m_gate)
+        m_gate->release();
 }
 
 void PushClient::onAssigned(const AssignResult &result)
@@ -151,9 +207,52 @@ void PushClient::connectTo(const QUrl &uri, const QByteArray &token)
                 });
             });
 
+    if (!m_options.sourceAddress.isNull()) {
+        m_bindError = u"QWebSocket connected without saying ConnectingState first"_s;
+        m_bindUnsupported = true;
+        connect(socket, &QWebSocket::stateChanged, this, [this, socket](QAbstractSocket::SocketState state) {
+            if (state == QAbstractSocket::ConnectingState)
+                bindSource(socket);
+        });
+    }
+
     m_deadlineTimer.start(std::max(1, m_options.connectTimeoutMs));
     qCDebug(lcClient) << m_options.userId << "connecting to" << uri.toString();
     socket->open(uri);
+    if (!m_options.sourceAddress.isNull() && !m_bindError.isEmpty() && m_socket == socket) {
+        // Unbound it would connect from the system's address: not what the user asked for.
+        const QString text =
+            u"cannot connect from %1: %2"_s.arg(m_options.sourceAddress.toString(), m_bindError);
+        if (m_bindUnsupported) {
+            fail(AbnormalClose, text); // no retry will change it
+            return;
+        }
+        qCWarning(lcClient).noquote() << m_options.userId << text; // e.g. no local port left: try again later
+        discardSocket(false);
+        Q_EMIT disconnected(AbnormalClose, text);
+        scheduleReconnect(0);
+    }
+}
+
+// QWebSocket (Qt 6.4) has no way to choose the local address. It creates its TCP socket as
+// its child and says ConnectingState (from inside open()) before it connects that socket:
+// bound there, the socket connects from the address bound. Should a Qt version do it
+// otherwise, m_bindUnsupported says so and the client stops rather than connect from
+// elsewhere; a failed bind (no local port left) is retried like a failed connect.
+void PushClient::bindSource(QWebSocket *socket)
+{
+    auto *tcp = socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
+    if (!tcp || tcp->state() != QAbstractSocket::UnconnectedState) {
+        m_bindError = u"QWebSocket's TCP socket cannot be bound before it connects"_s;
+        m_bindUnsupported = true;
+        return;
+    }
+    m_bindUnsupported = false;
+    if (!tcp->bind(m_options.sourceAddress)) {
+        m_bindError = tcp->errorString();
+        return;
+    }
+    m_bindError.clear();
 }
 
 void PushClient::sendHello(const QByteArray &token)
@@ -162,7 +261,7 @@ void PushClient::sendHello(const QByteArray &token)
     v1::Hello *hello = frame.mutable_hello();
     hello->set_token(token.toStdString());
     hello->set_client(m_options.clientName.toStdString());
-    for (const v1::StreamPosition &position : std::as_const(m_positions))
+    for (const auto &[stream, position] : m_positions)
         *hello->add_positions() = position;
     m_helloResumed = hello->positions_size() > 0;
     m_socket->sendBinaryMessage(protocol::encode(frame));
@@ -171,6 +270,16 @@ void PushClient::sendHello(const QByteArray &token)
 void PushClient::onBinaryMessage(const QByteArray &bytes)
 {
     m_lastFrame.restart();
+    // Nearly every frame is a Message: parsed into the one kept from the last, whose strings
+    // keep their capacity, it costs no allocation. Anything else takes the general path.
+    if (const qsizetype offset = messageOffset(bytes);
+        offset > 0 && protocol::decode(QByteArrayView(bytes).sliced(offset), &m_message)) {
+        if (m_state == State::Live)
+            onMessage(m_message);
+        else
+            qCWarning(lcClient) << m_options.userId << "ignoring a Message before Welcome";
+        return;
+    }
     v1::ServerFrame frame;
     if (!protocol::decode(bytes, &frame)) {
         qCWarning(lcClient) << m_options.userId << "undecodable frame from node" << m_nodeId;
@@ -237,18 +346,17 @@ void PushClient::onWelcome(const v1::Welcome &welcome)
     m_nodeId = QString::fromStdString(welcome.node_id());
     m_heartbeatMs = int(welcome.heartbeat_interval_ms());
     for (const v1::StreamState &stream : welcome.streams()) {
-        const QString key = QString::fromStdString(stream.stream());
-        auto it = m_positions.find(key);
+        auto it = m_positions.find(stream.stream());
         if (it == m_positions.end() || !stream.recovered()) {
             v1::StreamPosition position;
             position.set_stream(stream.stream());
             position.set_epoch(stream.epoch());
             position.set_seq(stream.seq());
-            m_positions.insert(key, position);
+            m_positions.insert_or_assign(stream.stream(), position);
         } else {
             // Recovered: same epoch, or a stream the client had seen nothing of,
             // which may come back in a new one (e.g. after a restart of the node).
-            it->set_epoch(stream.epoch());
+            it->second.set_epoch(stream.epoch());
         }
     }
     m_everLive = true;
@@ -262,13 +370,13 @@ void PushClient::onWelcome(const v1::Welcome &welcome)
 void PushClient::onMessage(const v1::Message &message)
 {
     if (message.seq() > 0) { // ephemeral messages carry no position
-        if (message.stream() != m_lastStreamName) {
-            m_lastStreamName = message.stream();
-            m_lastStreamKey = QString::fromStdString(m_lastStreamName);
+        if (!m_lastPosition || m_lastPosition->stream() != message.stream()) {
+            v1::StreamPosition &entry = m_positions[message.stream()];
+            if (entry.stream().empty())
+                entry.set_stream(message.stream());
+            m_lastPosition = &entry;
         }
-        v1::StreamPosition &position = m_positions[m_lastStreamKey];
-        if (position.stream().empty())
-            position.set_stream(message.stream());
+        v1::StreamPosition &position = *m_lastPosition;
         if (position.epoch() != message.epoch()) {
             position.set_epoch(message.epoch());
             position.set_seq(message.seq());

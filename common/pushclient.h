@@ -7,19 +7,24 @@
 // connection, a retry-range close code or a Reconnect frame go back to the
 // decision servers after exponential backoff with full jitter. Terminal
 // codes stop the client. Used by bfg-probe (one per simulated user) and
-// the console.
+// the console. Clients that share a ConnectGate wait for a slot before
+// asking the decision server and hold it until they are live or back off.
 #pragma once
 
 #include <string>
+#include <unordered_map>
 
 #include <QElapsedTimer>
 #include <QHash>
+#include <QHostAddress>
 #include <QObject>
+#include <QPointer>
 #include <QTimer>
 #include <QUrl>
 
 #include "bfg/v1/frames.pb.h"
 #include "common/backoff.h"
+#include "common/connectgate.h"
 
 class QNetworkAccessManager;
 class QWebSocket;
@@ -46,6 +51,8 @@ public:
         int backoffBaseMs = Backoff::DefaultBaseMs;
         int backoffCapMs = Backoff::DefaultCapMs;
         int connectTimeoutMs = 10000; // TCP + WebSocket handshake + Welcome
+        ConnectGate *gate = nullptr;  // shared by many clients; none: no limit
+        QHostAddress sourceAddress;   // connect from this local address; null: the system's choice
     };
 
     // `decision` is shared by many clients and must outlive this one.
@@ -63,7 +70,7 @@ public:
     QString userId() const { return m_options.userId; }
     QString nodeId() const { return m_nodeId; }
     // Last position per stream: epoch and the seq of the last message seen.
-    QHash<QString, v1::StreamPosition> positions() const { return m_positions; }
+    QHash<QString, v1::StreamPosition> positions() const;
     int reconnects() const { return m_reconnects; }
 
 Q_SIGNALS:
@@ -80,8 +87,11 @@ Q_SIGNALS:
 private:
     void setState(State state);
     void resolve();
+    void requestAssignment(quint64 generation);
+    void releaseGateSlot();
     void onAssigned(const AssignResult &result);
     void connectTo(const QUrl &uri, const QByteArray &token);
+    void bindSource(QWebSocket *socket);
     void sendHello(const QByteArray &token);
     void onBinaryMessage(const QByteArray &bytes);
     void onWelcome(const v1::Welcome &welcome);
@@ -97,21 +107,27 @@ private:
     DecisionClient *m_decision;
     Options m_options;
     Backoff m_backoff;
+    QPointer<ConnectGate> m_gate;
     State m_state = State::Idle;
     QWebSocket *m_socket = nullptr;
     QTimer m_retryTimer;
     QTimer m_deadlineTimer; // connect timeout, then heartbeat silence
     QString m_nodeId;
-    QHash<QString, v1::StreamPosition> m_positions;
-    std::string m_lastStreamName; // the stream of the last Message and its key in m_positions,
-    QString m_lastStreamKey;      // so that a steady stream costs no string conversion per message
-    QElapsedTimer m_lastFrame;    // since the last frame from the node, for the heartbeat deadline
-    quint64 m_generation = 0;     // bumped per connection attempt: stale callbacks compare and return
+    // By stream name as on the wire. Node-based, so that the entry of the last Message's
+    // stream stays where it is: a steady stream costs one string compare per message.
+    std::unordered_map<std::string, v1::StreamPosition> m_positions;
+    v1::StreamPosition *m_lastPosition = nullptr;
+    v1::Message m_message;     // the last Message received, reused to parse the next
+    QElapsedTimer m_lastFrame; // since the last frame from the node, for the heartbeat deadline
+    quint64 m_generation = 0;  // bumped per connection attempt: stale callbacks compare and return
     int m_heartbeatMs = 0;
     int m_reconnects = 0;
     bool m_everLive = false;
-    bool m_helloResumed = false; // the Hello of this session carried positions
-    bool m_socketOpen = false;   // the current socket completed the WebSocket handshake
+    bool m_helloResumed = false;    // the Hello of this session carried positions
+    bool m_socketOpen = false;      // the current socket completed the WebSocket handshake
+    bool m_holdsGateSlot = false;   // from resolving until live, backing off or stopped
+    QString m_bindError;            // why the socket of this attempt is not bound to sourceAddress
+    bool m_bindUnsupported = false; // this QWebSocket gave no chance to bind its socket
 };
 
 } // namespace bfg

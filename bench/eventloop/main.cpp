@@ -34,7 +34,7 @@
 #include <QTcpSocket>
 #include <QTimer>
 
-#include "daemon/eventloop/epolleventdispatcher.h"
+#include "common/eventloop/epolleventdispatcher.h"
 
 using namespace Qt::Literals::StringLiterals;
 

@@ -7,8 +7,8 @@
 #include <QThread>
 #include <QTimer>
 
+#include "common/eventloop/epolleventdispatcher.h"
 #include "common/logging.h"
-#include "daemon/eventloop/epolleventdispatcher.h"
 #include "daemon/push/publishapi.h"
 #include "daemon/push/reporter.h"
 

@@ -7,15 +7,20 @@
 // test: every acknowledged message arrives once and in order, through
 // dropped connections and restarts of bfgd.
 #include <QEventLoop>
+#include <QFile>
+#include <QHostAddress>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QMap>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QtEndian>
 
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/probeprocess.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::test::BfgdProcess;
@@ -25,13 +30,17 @@ class TestDelivery : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void steadyTrafficArrivesOnceInOrder_data();
     void steadyTrafficArrivesOnceInOrder();
+    void droppedConnectionsResumeWithoutLoss_data();
     void droppedConnectionsResumeWithoutLoss();
     void restartOfBfgdLosesNothing_data();
     void restartOfBfgdLosesNothing();
+    void usersConnectFromTheSourceAddressesGiven();
 
 private:
     int clusterConnections(const BfgdProcess &bfgd);
+    QMap<QString, int> peersOfPort(quint16 port);
     void verifyClean(const QJsonObject &summary, int users);
 };
 
@@ -48,6 +57,32 @@ int TestDelivery::clusterConnections(const BfgdProcess &bfgd)
     return QJsonDocument::fromJson(reply->readAll()).object().value(u"connections"_s).toInt(-1);
 }
 
+// How many established connections to local `port` come from each remote address, as the
+// node's end of each shows it (/proc/net/tcp: IPv4).
+QMap<QString, int> TestDelivery::peersOfPort(quint16 port)
+{
+    QMap<QString, int> peers;
+    QFile table(u"/proc/net/tcp"_s);
+    if (!table.open(QIODevice::ReadOnly))
+        return peers;
+    // readAll(): the file has no size, atEnd() would end the loop early.
+    const QList<QByteArray> lines = table.readAll().split('\n');
+    for (const QByteArray &line : lines) {
+        // "0: 0100007F:AF93 0200007F:9C41 01 ...": addresses as the kernel's 32-bit values in
+        // hex; the first line names the columns.
+        const QList<QByteArray> fields = line.simplified().split(' ');
+        if (fields.size() < 4 || fields.at(3) != "01") // ESTABLISHED
+            continue;
+        bool ok = false;
+        if (fields.at(1).split(':').value(1).toUInt(&ok, 16) != port || !ok)
+            continue;
+        const quint32 raw = fields.at(2).split(':').value(0).toUInt(&ok, 16);
+        if (ok)
+            ++peers[QHostAddress(qFromBigEndian(raw)).toString()];
+    }
+    return peers;
+}
+
 void TestDelivery::verifyClean(const QJsonObject &summary, int users)
 {
     QCOMPARE(summary.value(u"users_live"_s).toInt(), users);
@@ -61,15 +96,25 @@ void TestDelivery::verifyClean(const QJsonObject &summary, int users)
     QCOMPARE(summary.value(u"verdict"_s).toString(), u"pass"_s);
 }
 
+void TestDelivery::steadyTrafficArrivesOnceInOrder_data()
+{
+    QTest::addColumn<QStringList>("probeArgs");
+    QTest::addRow("probe on its epoll event loop (default)") << QStringList();
+    QTest::addRow("probe on Qt's event loop") << QStringList{u"--event-loop"_s, u"qt"_s};
+}
+
 void TestDelivery::steadyTrafficArrivesOnceInOrder()
 {
+    QFETCH(QStringList, probeArgs);
     BfgdProcess bfgd;
     QString error;
     QVERIFY2(bfgd.start(&error), qPrintable(error));
 
-    const auto run = bfg::test::runProbe({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s,
-                                          u"200"_s, u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s},
-                                         90000);
+    const auto run =
+        bfg::test::runProbe(QStringList{u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s,
+                                        u"200"_s, u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s}
+                                << probeArgs,
+                            90000);
     QVERIFY2(run.exitCode == 0, QByteArray(run.stdoutText + run.stderrText).constData());
     verifyClean(run.summary, 200);
     // 200 users x 2 msg/s x 10 s, give or take the edges of the run.
@@ -77,16 +122,26 @@ void TestDelivery::steadyTrafficArrivesOnceInOrder()
     QVERIFY(bfgd.isRunning());
 }
 
+void TestDelivery::droppedConnectionsResumeWithoutLoss_data()
+{
+    QTest::addColumn<QStringList>("probeArgs");
+    QTest::addRow("default connect limit") << QStringList();
+    // Every reconnect waits its turn behind the others: all must still come back.
+    QTest::addRow("one user connecting at a time") << QStringList{u"--max-connecting"_s, u"1"_s};
+}
+
 void TestDelivery::droppedConnectionsResumeWithoutLoss()
 {
+    QFETCH(QStringList, probeArgs);
     BfgdProcess bfgd;
     QString error;
     QVERIFY2(bfgd.start(&error), qPrintable(error));
 
-    const auto run =
-        bfg::test::runProbe({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s, u"200"_s,
-                             u"--rate"_s, u"2"_s, u"--duration"_s, u"10"_s, u"--drop-at"_s, u"4"_s},
-                            90000);
+    const auto run = bfg::test::runProbe(QStringList{u"--decision"_s, bfgd.decisionUrl().toString(),
+                                                     u"--users"_s, u"200"_s, u"--rate"_s, u"2"_s,
+                                                     u"--duration"_s, u"10"_s, u"--drop-at"_s, u"4"_s}
+                                             << probeArgs,
+                                         90000);
     QVERIFY2(run.exitCode == 0, QByteArray(run.stdoutText + run.stderrText).constData());
     verifyClean(run.summary, 200);
     QVERIFY2(run.summary.value(u"resumes"_s).toInt() >= 200, run.stdoutText.constData());
@@ -135,6 +190,34 @@ void TestDelivery::restartOfBfgdLosesNothing()
     // Every user came back to the restarted node and got its gap replayed.
     QVERIFY2(summary.value(u"resumes"_s).toInt() >= users, output.constData());
     QCOMPARE(summary.value(u"not_recovered"_s).toInt(), 0);
+}
+
+void TestDelivery::usersConnectFromTheSourceAddressesGiven()
+{
+    constexpr int users = 20;
+    BfgdProcess bfgd;
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+
+    bfg::test::ProbeProcess probe;
+    QVERIFY2(probe.start({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s,
+                          QString::number(users), u"--rate"_s, u"2"_s, u"--duration"_s, u"60"_s,
+                          u"--source-address"_s, u"127.0.0.2,127.0.0.3"_s},
+                         &error),
+             qPrintable(error));
+    QTRY_COMPARE_WITH_TIMEOUT(probe.progress().live, users, 30000);
+
+    // Given out in turn: half the node's WebSocket peers are each address.
+    const QMap<QString, int> peers = peersOfPort(quint16(bfgd.pushUrl().port()));
+    QCOMPARE(peers.value(u"127.0.0.2"_s), users / 2);
+    QCOMPARE(peers.value(u"127.0.0.3"_s), users / 2);
+    QCOMPARE(peers.size(), 2);
+
+    probe.interrupt();
+    const QJsonObject summary = probe.finish(30000);
+    QVERIFY2(!summary.isEmpty(), probe.output().constData());
+    QCOMPARE(summary.value(u"exit_code"_s).toInt(), 0);
+    verifyClean(summary, users);
 }
 
 QTEST_GUILESS_MAIN(TestDelivery)

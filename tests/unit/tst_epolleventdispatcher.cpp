@@ -34,7 +34,7 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 
-#include "daemon/eventloop/epolleventdispatcher.h"
+#include "common/eventloop/epolleventdispatcher.h"
 
 using namespace Qt::Literals::StringLiterals;
 using bfg::EpollEventDispatcher;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // SPDX-FileCopyrightText: 2026 BFG developers
-#include "daemon/eventloop/epolleventdispatcher.h"
+#include "common/eventloop/epolleventdispatcher.h"
 
 #include <algorithm>
 #include <cerrno>

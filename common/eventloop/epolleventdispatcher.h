@@ -6,9 +6,9 @@
 // UNIX dispatchers hand every socket to poll() on every wake, which is what
 // made a push worker holding ~10K WebSockets spend most of its CPU in
 // sock_poll (issue 6). The push node installs it on its worker threads with
-// QThread::setEventDispatcher() before start(); a whole process can use it
-// with QCoreApplication::setEventDispatcher() before the application object
-// exists. Public Qt API only: posted events go through
+// QThread::setEventDispatcher() before start(); bfg-probe runs its whole
+// process on it (QCoreApplication::setEventDispatcher() before the
+// application object exists). Public Qt API only: posted events go through
 // QCoreApplication::sendPostedEvents(), notifiers get QEvent::SockAct and
 // timer owners QTimerEvent, as with Qt's own dispatchers.
 #pragma once
