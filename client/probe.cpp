@@ -138,9 +138,12 @@ void Probe::launchClients()
     const bool checkPayload = m_options.publish;
     m_verifiers.reserve(size_t(m_options.users));
     m_clients.reserve(size_t(m_options.users));
+    m_sharedStream = m_options.sharedStream.toStdString();
     for (int user = 0; user < m_options.users; ++user) {
         const QString userId = m_options.userId(user);
-        m_verifiers.emplace_back(userId, checkPayload);
+        m_verifiers.push_back(UserVerifier::forUser(userId, checkPayload));
+        if (!m_sharedStream.empty())
+            m_sharedVerifiers.emplace_back(m_options.sharedStream, m_options.sharedStream, checkPayload);
         PushClient::Options clientOptions;
         clientOptions.userId = userId;
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
@@ -167,9 +170,16 @@ void Probe::launchClients()
         m_publisher = new Publisher(publisherOptions, this);
         connect(m_publisher, &Publisher::itemsAcked, this,
                 [this](const std::vector<int> &users, const std::vector<quint64> &seqs) {
-                    for (size_t i = 0; i < users.size(); ++i)
-                        m_verifiers[size_t(users[i])].onAcked(seqs[i]);
+                    for (size_t i = 0; i < users.size(); ++i) {
+                        if (users[i] == SharedKey)
+                            m_sharedAckedMax = std::max(m_sharedAckedMax, seqs[i]);
+                        else
+                            m_verifiers[size_t(users[i])].onAcked(seqs[i]);
+                    }
                 });
+        if (m_options.sharedRate > 0)
+            m_publisher->addStream(SharedKey, m_options.sharedStream, m_options.sharedRate,
+                                   m_options.userPrefix + u"shared-"_s);
     }
 
     const qint64 liveWaitMs = std::max<qint64>(MinLiveWaitMs, qint64(m_options.users) * LiveWaitMsPerUser);
@@ -197,6 +207,8 @@ void Probe::onWelcomed(int user, const v1::Welcome &welcome, bool resumed)
     UserVerifier &verifier = m_verifiers[size_t(user)];
     const bool first = !verifier.hasWelcome();
     verifier.onWelcome(welcome, resumed);
+    if (!m_sharedVerifiers.empty())
+        m_sharedVerifiers[size_t(user)].onWelcome(welcome, resumed);
     if (!first)
         return;
     ++m_usersLive;
@@ -232,7 +244,10 @@ void Probe::onClientFailed(int user, int code, const QString &text)
 
 void Probe::onMessage(int user, const v1::Message &message)
 {
-    const qint64 latencyUs = m_verifiers[size_t(user)].onMessage(message, protocol::nowUs());
+    const bool shared = !m_sharedStream.empty() && message.stream() == m_sharedStream;
+    const qint64 latencyUs =
+        (shared ? m_sharedVerifiers : m_verifiers)[size_t(user)].onMessage(message, protocol::nowUs());
+    m_sharedReceived += shared ? 1 : 0;
     m_latency.record(latencyUs);
     m_windowLatency.record(latencyUs);
     ++m_received;
@@ -292,6 +307,11 @@ void Probe::checkDrained()
         if (!verifier.isCaughtUp())
             return;
     }
+    for (UserVerifier &verifier : m_sharedVerifiers) {
+        verifier.onAcked(m_sharedAckedMax);
+        if (!verifier.isCaughtUp())
+            return;
+    }
     finish();
 }
 
@@ -338,6 +358,14 @@ void Probe::printProgress()
             ++live;
         reconnects += quint64(m_clients[i]->reconnects());
     }
+    for (UserVerifier &verifier : m_sharedVerifiers) {
+        verifier.onAcked(m_sharedAckedMax);
+        verifier.sampleAcked();
+        lost += verifier.gapCount() + verifier.overdueCount();
+        duplicates += verifier.duplicates();
+        reordered += verifier.reordered();
+        misdelivered += verifier.misdelivered();
+    }
     const qint64 nowMs = m_runClock.elapsed();
     const double intervalS = std::max<qint64>(1, nowMs - m_lastLineMs) / 1000.0;
     const double rate = double(m_received - m_receivedAtLastLine) / intervalS;
@@ -375,6 +403,8 @@ void Probe::finish(const QString &fatal)
     if (m_publisher)
         m_publisher->abandon();
 
+    for (UserVerifier &verifier : m_sharedVerifiers)
+        verifier.onAcked(m_sharedAckedMax);
     ProbeReport report = makeReport();
     report.fatal = fatal;
     for (PushClient *client : m_clients)
@@ -425,6 +455,24 @@ ProbeReport Probe::makeReport() const
         if (m_clients[i]->state() == PushClient::State::Live)
             ++report.usersLiveAtEnd;
         report.reconnects += quint64(m_clients[i]->reconnects());
+    }
+    if (!m_sharedVerifiers.empty()) {
+        report.sharedStream = m_options.sharedStream;
+        report.sharedReceived = m_sharedReceived;
+        report.sharedAcked = m_sharedAckedMax;
+        report.sharedMinSeq = std::numeric_limits<quint64>::max();
+        for (const UserVerifier &verifier : m_sharedVerifiers) {
+            report.lost += verifier.lostCount();
+            report.lostUndelivered += verifier.undeliveredCount();
+            report.duplicated += verifier.duplicates();
+            report.reordered += verifier.reordered();
+            report.misdelivered += verifier.misdelivered();
+            report.wrongEpoch += verifier.wrongEpoch();
+            if (verifier.hasWelcome())
+                report.sharedMinSeq = std::min(report.sharedMinSeq, verifier.maxSeq());
+        }
+        if (report.sharedMinSeq == std::numeric_limits<quint64>::max())
+            report.sharedMinSeq = 0;
     }
     report.latencyP50Ms = toMs(m_latency.percentileUs(50));
     report.latencyP90Ms = toMs(m_latency.percentileUs(90));

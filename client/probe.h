@@ -83,6 +83,12 @@ private:
     Publisher *m_publisher = nullptr;
     std::vector<PushClient *> m_clients;
     std::vector<UserVerifier> m_verifiers;
+    // --shared-stream: one more verifier per user, for the stream they all read.
+    static constexpr int SharedKey = -1; // how the publisher's acks name the shared stream
+    std::string m_sharedStream;
+    std::vector<UserVerifier> m_sharedVerifiers;
+    quint64 m_sharedAckedMax = 0;
+    quint64 m_sharedReceived = 0;
     std::vector<int> m_liveNotPublished; // went live before publishing began
     int m_started = 0;
     int m_usersLive = 0;

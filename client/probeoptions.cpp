@@ -139,6 +139,16 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "(e.g. 127.0.0.2,127.0.0.3): one address reaches one node address and port at most ~28,000 times "
         "(the ephemeral ports). Default: the system's choice."_s,
         u"addr[,addr...]"_s);
+    const QCommandLineOption sharedStreamOption(
+        u"shared-stream"_s,
+        u"A shared stream every user reads (the decision server must grant it: decision/public_streams); "
+        "each user checks it arrives once and in order, with its latency (bench/fanout)."_s,
+        u"stream"_s);
+    const QCommandLineOption sharedRateOption(
+        u"shared-rate"_s,
+        u"Messages per second this probe publishes to --shared-stream (default 0: only read it, as the "
+        "other probes of a fan-out run do)."_s,
+        u"r"_s);
     const QCommandLineOption dropAtOption(
         u"drop-at"_s,
         u"At this many seconds into publishing, abort every client's connection as a network blip "
@@ -155,7 +165,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
 
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
                        publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
-                       sourceAddressOption, dropAtOption, jsonOption, quietOption, eventLoopOption});
+                       sourceAddressOption, sharedStreamOption, sharedRateOption, dropAtOption, jsonOption,
+                       quietOption, eventLoopOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -219,7 +230,33 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         return false;
     }
 
+    if (parser.isSet(sharedStreamOption)) {
+        parsed.sharedStream = parser.value(sharedStreamOption).trimmed();
+        if (!protocol::isValidStreamName(parsed.sharedStream) || parsed.sharedStream.startsWith(u"user:"_s)) {
+            *error = u"--shared-stream: expected a shared stream name such as fx:EURUSD, got \"%1\""_s.arg(
+                parsed.sharedStream);
+            return false;
+        }
+    }
+    if (parser.isSet(sharedRateOption)) {
+        if (parsed.sharedStream.isEmpty()) {
+            *error = u"--shared-rate needs --shared-stream"_s;
+            return false;
+        }
+        if (!parseDouble(parser.value(sharedRateOption), &parsed.sharedRate) || parsed.sharedRate < 0 ||
+            parsed.sharedRate > MaxRate) {
+            *error =
+                u"--shared-rate: expected messages per second from 0 to %1, got \"%2\""_s.arg(MaxRate).arg(
+                    parser.value(sharedRateOption));
+            return false;
+        }
+    }
+
     parsed.publish = !parser.isSet(noPublishOption);
+    if (!parsed.publish && parsed.sharedRate > 0) {
+        *error = u"--shared-rate and --no-publish exclude each other"_s;
+        return false;
+    }
     if (parser.isSet(publishOption)) {
         if (!parsed.publish) {
             *error = u"--publish and --no-publish exclude each other"_s;

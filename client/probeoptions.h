@@ -28,11 +28,15 @@ struct ProbeOptions
     int maxConnecting = 64;              // users resolving or connecting at once (ConnectGate)
     QList<QHostAddress> sourceAddresses; // users connect from these in turn; empty: the system's choice
     double dropAtS = -1;                 // < 0: never drop connections
+    // A shared stream every user reads (decision/public_streams must grant it),
+    // verified per user like its own; this probe publishes to it at sharedRate.
+    QString sharedStream;
+    double sharedRate = 0;
     QString jsonPath;
     bool quiet = false;
     QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
 
-    bool isPublishing() const { return publish && ratePerUser > 0; }
+    bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0); }
     QString userId(int index) const { return userPrefix + QString::number(index); }
 
     // Parses `arguments` (argv as a list); works before QCoreApplication exists, as

@@ -82,6 +82,10 @@ void ProbeReport::print(QTextStream &out) const
     out << '\n';
     out << "resumes:     " << resumes << " (" << recovered << " recovered, " << notRecovered
         << " not recovered), " << reconnects << " reconnects\n";
+    if (!sharedStream.isEmpty())
+        out << "shared:      " << sharedStream << ": " << sharedReceived
+            << " received by all users, every user up to seq " << sharedMinSeq
+            << (sharedAcked ? u", %1 published here"_s.arg(sharedAcked) : QString()) << '\n';
     out << "latency ms:  p50=" << ms(latencyP50Ms) << " p90=" << ms(latencyP90Ms)
         << " p99=" << ms(latencyP99Ms) << " p99.9=" << ms(latencyP999Ms) << " max=" << ms(latencyMaxMs)
         << '\n';
@@ -122,6 +126,11 @@ QJsonObject ProbeReport::toJson() const
         {u"recovered"_s, recovered},
         {u"not_recovered"_s, notRecovered},
         {u"reconnects"_s, double(reconnects)},
+        {u"shared"_s, sharedStream.isEmpty() ? QJsonValue()
+                                             : QJsonObject{{u"stream"_s, sharedStream},
+                                                           {u"received"_s, double(sharedReceived)},
+                                                           {u"acked_seq"_s, double(sharedAcked)},
+                                                           {u"min_seq"_s, double(sharedMinSeq)}}},
         {u"latency_ms"_s, QJsonObject{{u"p50"_s, latencyP50Ms},
                                       {u"p90"_s, latencyP90Ms},
                                       {u"p99"_s, latencyP99Ms},

@@ -47,6 +47,12 @@ struct ProbeReport
     int notRecovered = 0;
     quint64 reconnects = 0;
 
+    // --shared-stream (its figures are in the totals above too)
+    QString sharedStream;
+    quint64 sharedReceived = 0; // by all users together
+    quint64 sharedAcked = 0;    // the highest seq this probe's own publishes got (0: it did not publish)
+    quint64 sharedMinSeq = 0;   // the last seq the user furthest behind had received
+
     double latencyP50Ms = 0;
     double latencyP90Ms = 0;
     double latencyP99Ms = 0;

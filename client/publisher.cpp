@@ -169,11 +169,12 @@ void appendItem(QByteArray *out, const std::string &stream, const std::string &p
 
 struct Publisher::Source
 {
-    int user;
-    std::string stream;   // "user:<id>"
+    int user;             // or the key of a shared stream
+    std::string stream;   // "user:<id>" or the shared stream
     std::string idPrefix; // "<id>-"
-    std::string userUtf8;
-    double due; // messages owed, fractional
+    std::string tagUtf8;  // the payload's tag: the user id or the stream
+    double rate;          // messages a second
+    double due;           // messages owed, fractional
     quint64 counter = 0;
 };
 
@@ -212,10 +213,23 @@ void Publisher::addUser(int user, const QString &userId)
     Source source;
     source.user = user;
     source.stream = protocol::userStream(userId).toStdString();
-    source.userUtf8 = userId.toStdString();
-    source.idPrefix = source.userUtf8 + '-';
+    source.tagUtf8 = userId.toStdString();
+    source.idPrefix = source.tagUtf8 + '-';
+    source.rate = m_options.ratePerUser;
     // A random phase, so that users added together do not all publish in the same tick.
     source.due = QRandomGenerator::global()->generateDouble();
+    m_sources.push_back(std::move(source));
+}
+
+void Publisher::addStream(int key, const QString &stream, double rate, const QString &idPrefix)
+{
+    Source source;
+    source.user = key;
+    source.stream = stream.toStdString();
+    source.tagUtf8 = source.stream;
+    source.idPrefix = idPrefix.toStdString();
+    source.rate = rate;
+    source.due = 0;
     m_sources.push_back(std::move(source));
 }
 
@@ -254,11 +268,10 @@ void Publisher::tick()
     const qint64 nowNs = m_clock.nsecsElapsed();
     const double elapsedS = std::min(MaxTickGapS, double(nowNs - m_lastTickNs) / 1e9);
     m_lastTickNs = nowNs;
-    const double owed = m_options.ratePerUser * elapsedS;
     const qint64 sendUs = protocol::nowUs(); // one clock read per tick: these go out together
 
     for (Source &source : m_sources) {
-        source.due += owed;
+        source.due += source.rate * elapsedS;
         if (source.due < 1.0)
             continue;
         const auto count = quint64(source.due);
@@ -270,7 +283,7 @@ void Publisher::tick()
             }
             m_id.assign(source.idPrefix);
             m_id.append(std::to_string(++source.counter));
-            UserVerifier::writePayload(&m_payload, sendUs, source.userUtf8);
+            UserVerifier::writePayload(&m_payload, sendUs, source.tagUtf8);
             appendItem(&m_building->request, source.stream, m_payload, m_id);
             m_building->users.push_back(source.user);
             ++m_sent;

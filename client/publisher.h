@@ -50,6 +50,10 @@ public:
 
     // Starts publishing to `userId`; `user` is how acks name it.
     void addUser(int user, const QString &userId);
+    // Starts publishing to a shared stream at `rate` msg/s; acks name it `key`.
+    // Payloads are tagged with the stream's name; message ids start with
+    // `idPrefix` (unique per probe: several may publish to one stream).
+    void addStream(int key, const QString &stream, double rate, const QString &idPrefix);
     void start();
     // No new messages from now on; queued and in-flight requests still complete.
     void stopScheduling();

@@ -10,21 +10,26 @@
 
 namespace bfg::probe {
 
-UserVerifier::UserVerifier(const QString &userId, bool checkPayload)
-    : m_stream(protocol::userStream(userId).toStdString())
-    , m_userUtf8(userId.toStdString())
+UserVerifier::UserVerifier(const QString &stream, const QString &tag, bool checkPayload)
+    : m_stream(stream.toStdString())
+    , m_tagUtf8(tag.toStdString())
     , m_checkPayload(checkPayload)
 {}
 
-void UserVerifier::writePayload(std::string *out, qint64 sendUs, const std::string &userUtf8)
+UserVerifier UserVerifier::forUser(const QString &userId, bool checkPayload)
 {
-    out->resize(size_t(SendTimeBytes) + userUtf8.size());
+    return UserVerifier(protocol::userStream(userId), userId, checkPayload);
+}
+
+void UserVerifier::writePayload(std::string *out, qint64 sendUs, const std::string &tagUtf8)
+{
+    out->resize(size_t(SendTimeBytes) + tagUtf8.size());
     auto value = quint64(sendUs);
     for (int i = 0; i < SendTimeBytes; ++i) {
         (*out)[size_t(i)] = char(value & 0xff);
         value >>= 8;
     }
-    std::memcpy(out->data() + SendTimeBytes, userUtf8.data(), userUtf8.size());
+    std::memcpy(out->data() + SendTimeBytes, tagUtf8.data(), tagUtf8.size());
 }
 
 void UserVerifier::onWelcome(const v1::Welcome &welcome, bool resumed)
@@ -37,8 +42,7 @@ void UserVerifier::onWelcome(const v1::Welcome &welcome, bool resumed)
         }
     }
     if (!state) {
-        qCWarning(lcProbe) << "welcome for" << QString::fromStdString(m_userUtf8)
-                           << "does not list its stream";
+        qCWarning(lcProbe) << "welcome does not list" << QString::fromStdString(m_stream);
         return;
     }
 
@@ -85,13 +89,13 @@ qint64 UserVerifier::onMessage(const v1::Message &message, qint64 nowUs)
     ++m_received;
     qint64 sentUs = message.publish_time_us();
     if (message.stream() != m_stream) {
-        ++m_misdelivered; // the token grants only the user's stream
+        ++m_misdelivered; // the probe routes each stream to its own verifier
         return nowUs - sentUs;
     }
     const std::string &payload = message.payload();
     if (m_checkPayload) {
         if (payload.size() < size_t(SendTimeBytes) ||
-            payload.compare(size_t(SendTimeBytes), std::string::npos, m_userUtf8) != 0)
+            payload.compare(size_t(SendTimeBytes), std::string::npos, m_tagUtf8) != 0)
             ++m_misdelivered;
     }
     if (m_checkPayload && payload.size() >= size_t(SendTimeBytes)) {

@@ -2,8 +2,9 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // Checks what one simulated user received against what was published to
-// its stream "user:<id>": every sequence number once and in order, the
-// payload addressed to this user, and how each resume went. Sequence
+// one stream it reads (its own "user:<id>", or a shared stream): every
+// sequence number once and in order, the payload's tag (the user id, or the
+// shared stream's name), and how each resume went. Sequence
 // numbers are the ground truth; publish acks say how far the stream got.
 // One per user, owned by Probe; O(1) per message except when filling gaps.
 #pragma once
@@ -27,12 +28,14 @@ public:
     // The payload the probe publishes: send time (µs, little-endian) then the user id.
     static constexpr int SendTimeBytes = 8;
 
-    // `checkPayload`: payloads are the probe's own (send time + user id), so a
-    // foreign user id is a misdelivery. Off when only listening.
-    UserVerifier(const QString &userId, bool checkPayload);
+    // `checkPayload`: payloads are the probe's own (send time + `tag`), so a
+    // foreign tag is a misdelivery. Off when only listening.
+    UserVerifier(const QString &stream, const QString &tag, bool checkPayload);
+    // The user's own stream, tagged with the user id.
+    static UserVerifier forUser(const QString &userId, bool checkPayload);
 
-    // Encodes the probe's payload for `userUtf8` sent at `sendUs` into `out`.
-    static void writePayload(std::string *out, qint64 sendUs, const std::string &userUtf8);
+    // Encodes the probe's payload tagged `tagUtf8`, sent at `sendUs`, into `out`.
+    static void writePayload(std::string *out, qint64 sendUs, const std::string &tagUtf8);
 
     void onWelcome(const v1::Welcome &welcome, bool resumed);
     // Returns the end-to-end latency in µs.
@@ -69,8 +72,8 @@ public:
 private:
     void markMissing(quint64 from, quint64 to); // [from, to)
 
-    std::string m_stream;   // "user:<id>" as it comes on the wire
-    std::string m_userUtf8; // what the payload must carry after the send time
+    std::string m_stream;  // as it comes on the wire
+    std::string m_tagUtf8; // what the payload must carry after the send time
     bool m_checkPayload;
 
     bool m_welcomed = false;

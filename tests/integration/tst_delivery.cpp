@@ -34,6 +34,7 @@ private Q_SLOTS:
     void steadyTrafficArrivesOnceInOrder();
     void droppedConnectionsResumeWithoutLoss_data();
     void droppedConnectionsResumeWithoutLoss();
+    void sharedStreamReachesEveryUserOnceInOrder();
     void restartOfBfgdLosesNothing_data();
     void restartOfBfgdLosesNothing();
     void usersConnectFromTheSourceAddressesGiven();
@@ -147,6 +148,29 @@ void TestDelivery::droppedConnectionsResumeWithoutLoss()
     QVERIFY2(run.summary.value(u"resumes"_s).toInt() >= 200, run.stdoutText.constData());
     QVERIFY(run.summary.value(u"recovered"_s).toInt() >= 200);
     QCOMPARE(run.summary.value(u"not_recovered"_s).toInt(), 0);
+}
+
+void TestDelivery::sharedStreamReachesEveryUserOnceInOrder()
+{
+    BfgdProcess bfgd({u"--set"_s, u"decision/public_streams=fx:all"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+
+    // Every user reads fx:all besides its own stream, through a drop and resume.
+    const auto run =
+        bfg::test::runProbe({u"--decision"_s, bfgd.decisionUrl().toString(), u"--users"_s, u"100"_s,
+                             u"--rate"_s, u"1"_s, u"--shared-stream"_s, u"fx:all"_s, u"--shared-rate"_s,
+                             u"20"_s, u"--duration"_s, u"6"_s, u"--drop-at"_s, u"3"_s},
+                            90000);
+    QVERIFY2(run.exitCode == 0, QByteArray(run.stdoutText + run.stderrText).constData());
+    verifyClean(run.summary, 100);
+    const QJsonObject shared = run.summary.value(u"shared"_s).toObject();
+    QCOMPARE(shared.value(u"stream"_s).toString(), u"fx:all"_s);
+    const qint64 published = shared.value(u"acked_seq"_s).toInteger();
+    QVERIFY2(published >= 100, run.stdoutText.constData()); // 20 msg/s for 6 s
+    // Every user reached the last seq published, and each got each message once.
+    QCOMPARE(shared.value(u"min_seq"_s).toInteger(), published);
+    QCOMPARE(shared.value(u"received"_s).toInteger(), 100 * published);
 }
 
 void TestDelivery::restartOfBfgdLosesNothing_data()
