@@ -987,9 +987,7 @@ int main(int argc, char *argv[])
     if (nodeId.empty())
         nodeId = "baseline-" + std::to_string(port);
 
-    struct sigaction action
-    {
-    };
+    struct sigaction action = {};
     action.sa_handler = [](int) { g_stop = 1; };
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
