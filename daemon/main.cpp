@@ -201,6 +201,12 @@ int main(int argc, char *argv[])
     printf("bfgd: ready %s\n", qPrintable(ready.join(u' ')));
     fflush(stdout);
     const int status = app.exec();
+    // push->stop() left its workers for the broker's last answers: the broker
+    // stops first, then the workers go.
+    if (push)
+        push->stop();
+    if (broker)
+        broker->stop();
     push.reset();
     broker.reset();
     decision.reset();

@@ -30,6 +30,10 @@ PushServer::PushServer(PushOptions options, Broker *broker, QObject *parent)
 PushServer::~PushServer()
 {
     stop();
+    // Deleted only now (their threads are gone): a broker stopped after stop()
+    // may still post its last answers to them, which their deletion discards.
+    for (Worker *worker : m_workers)
+        delete worker;
 }
 
 quint16 PushServer::port() const
@@ -109,8 +113,9 @@ bool PushServer::start(QString *error)
 
 void PushServer::stop()
 {
-    if (m_workers.empty())
+    if (m_workers.empty() || m_stopped)
         return;
+    m_stopped = true;
     m_acceptor.close();
     if (m_reporter)
         m_reporter->stop();
@@ -127,13 +132,11 @@ void PushServer::stop()
         QThread::msleep(10);
     for (size_t i = 0; i < m_workers.size(); ++i) {
         Worker *worker = m_workers[i];
-        QMetaObject::invokeMethod(
-            worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+        QMetaObject::invokeMethod(worker, &Worker::shutdown, Qt::BlockingQueuedConnection);
         m_threads[i]->quit();
         m_threads[i]->wait();
         delete m_threads[i];
     }
-    m_workers.clear();
     m_threads.clear();
 }
 

@@ -51,8 +51,11 @@ public:
     ~PushServer() override;
 
     bool start(QString *error);
-    // Stops accepting and closes every session with NODE_SHUTDOWN (a retry
-    // code), so that clients resume elsewhere or after the restart.
+    // Stops accepting, closes every session with NODE_SHUTDOWN (a retry
+    // code), so that clients resume elsewhere or after the restart, and stops
+    // the worker threads. The workers stay (deleted with the server) until
+    // the broker has been stopped: its answers to them may still be on the
+    // way, and a broker must not post to a deleted object.
     void stop();
 
     // Drain (the operator's, through the decision servers): clients are
@@ -84,6 +87,7 @@ private:
     std::vector<Worker *> m_workers;
     size_t m_nextWorker = 0;
     bool m_draining = false;
+    bool m_stopped = false;
     bool m_shuttingDown = false;
     PublishApi *m_publishApi = nullptr;
     Reporter *m_reporter = nullptr;

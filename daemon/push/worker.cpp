@@ -517,6 +517,19 @@ void Worker::removeSession(Session *session)
     scheduleAfterTurn();
 }
 
+void Worker::shutdown()
+{
+    m_sweepTimer->stop();
+    m_drainTimer->stop();
+    std::vector<Session *> all;
+    for (auto &[connection, session] : m_sessions)
+        all.push_back(session.get());
+    for (Session *session : all)
+        session->connection()->abort(); // removeSession() releases its streams
+    m_toFlush.clear();
+    m_ended.clear();
+}
+
 void Worker::closeAll(v1::ErrorCode code, const QString &reason)
 {
     std::vector<Session *> all;

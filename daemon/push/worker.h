@@ -57,6 +57,10 @@ public:
     void takeSocket(qintptr socketDescriptor);
     // Closes every session with a retry-range code: clients resume elsewhere.
     void closeAll(v1::ErrorCode code, const QString &reason);
+    // The end: every connection aborted, every stream released at the broker,
+    // timers stopped. What the broker still sends is ignored; the object can
+    // then be deleted from another thread once its own has finished.
+    void shutdown();
     // Draining: tells `sessionsPerSecond` clients a second to reconnect
     // elsewhere (a Reconnect frame with a jittered delay), closes those that
     // have not gone after a grace period, and turns new clients away.

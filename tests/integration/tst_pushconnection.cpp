@@ -7,6 +7,8 @@
 // bound on pending handshakes, and a consumer that stops reading: the node
 // closes it with SLOW_CONSUMER instead of queueing without bound, and the
 // client resumes from what it had without losing a message.
+#include <csignal>
+
 #include <QNetworkAccessManager>
 #include <QRandomGenerator>
 #include <QTcpSocket>
@@ -17,6 +19,7 @@
 #include "common/protocol.h"
 #include "common/websocket.h"
 #include "tests/support/bfgdprocess.h"
+#include "tests/support/redisserver.h"
 #include "tests/support/testhttp.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -188,6 +191,7 @@ private Q_SLOTS:
     void pendingHandshakesAreBounded();
     void slowConsumerIsClosedAndResumesWithoutLoss();
     void publicStreamReachesEveryClient();
+    void stopWithSubscriptionsPendingAtTheBrokerIsClean();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -458,6 +462,39 @@ void TestPushConnection::publicStreamReachesEveryClient()
             QCOMPARE(frame->message().seq(), seq);
         }
     }
+}
+
+void TestPushConnection::stopWithSubscriptionsPendingAtTheBrokerIsClean()
+{
+    // Clients whose subscriptions Redis has not answered when bfgd is told to
+    // stop: the broker fails them on its way out, and its answers must not
+    // reach push workers that are already gone (a crash or a hang at exit).
+    bfg::test::RedisServer redis;
+    QString error;
+    QVERIFY2(redis.start(&error), qPrintable(error));
+    BfgdProcess bfgd({u"--set"_s, u"broker/type=redis"_s, u"--set"_s,
+                      u"broker/redis_address=127.0.0.1:%1"_s.arg(redis.port()), u"--set"_s,
+                      u"broker/redis_timeout_ms=30000"_s, u"--set"_s, u"push/drain_timeout_ms=0"_s});
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    std::vector<v1::AssignResponse> tokens;
+    for (int i = 0; i < 20; ++i) {
+        tokens.push_back(assign(bfgd, u"pending%1"_s.arg(i)));
+        QVERIFY(!tokens.back().token().empty());
+    }
+
+    QVERIFY(::kill(pid_t(redis.processId()), SIGSTOP) == 0); // Redis stops answering
+    std::vector<std::unique_ptr<RawClient>> clients;
+    for (const v1::AssignResponse &assigned : tokens) {
+        auto &client = clients.emplace_back(std::make_unique<RawClient>());
+        QVERIFY(client->connectTo(bfgd.pushUrl()));
+        client->write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
+        QVERIFY(client->readResponseHead().startsWith("HTTP/1.1 101 "));
+    }
+    QTest::qWait(300); // the hellos reach the broker
+
+    const int exitCode = bfgd.stop();
+    ::kill(pid_t(redis.processId()), SIGCONT);
+    QVERIFY2(exitCode == 0, bfgd.output().right(3000).constData());
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

@@ -32,6 +32,7 @@ public:
     bool isRunning() const { return m_process.state() == QProcess::Running; }
 
     quint16 port() const { return m_port; }
+    qint64 processId() const { return m_process.processId(); }
     // redis://127.0.0.1:PORT
     QString url() const;
     QString dataDir() const;
