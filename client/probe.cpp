@@ -347,24 +347,22 @@ void Probe::printProgress()
         return;
     int live = 0;
     quint64 lost = 0, duplicates = 0, reordered = 0, misdelivered = 0, reconnects = 0;
-    for (size_t i = 0; i < m_verifiers.size(); ++i) {
-        UserVerifier &verifier = m_verifiers[i];
+    auto addStream = [&](UserVerifier &verifier) {
         verifier.sampleAcked();
         lost += verifier.gapCount() + verifier.overdueCount();
         duplicates += verifier.duplicates();
         reordered += verifier.reordered();
         misdelivered += verifier.misdelivered();
+    };
+    for (size_t i = 0; i < m_verifiers.size(); ++i) {
+        addStream(m_verifiers[i]);
         if (m_clients[i]->state() == PushClient::State::Live)
             ++live;
         reconnects += quint64(m_clients[i]->reconnects());
     }
     for (UserVerifier &verifier : m_sharedVerifiers) {
         verifier.onAcked(m_sharedAckedMax);
-        verifier.sampleAcked();
-        lost += verifier.gapCount() + verifier.overdueCount();
-        duplicates += verifier.duplicates();
-        reordered += verifier.reordered();
-        misdelivered += verifier.misdelivered();
+        addStream(verifier);
     }
     const qint64 nowMs = m_runClock.elapsed();
     const double intervalS = std::max<qint64>(1, nowMs - m_lastLineMs) / 1000.0;
@@ -441,14 +439,18 @@ ProbeReport Probe::makeReport() const
         report.retries = m_publisher->retries();
     }
     report.received = m_received;
-    for (size_t i = 0; i < m_verifiers.size(); ++i) {
-        const UserVerifier &verifier = m_verifiers[i];
+    // A user's own stream and the shared stream count alike.
+    auto addStream = [&report](const UserVerifier &verifier) {
         report.lost += verifier.lostCount();
         report.lostUndelivered += verifier.undeliveredCount();
         report.duplicated += verifier.duplicates();
         report.reordered += verifier.reordered();
         report.misdelivered += verifier.misdelivered();
         report.wrongEpoch += verifier.wrongEpoch();
+    };
+    for (size_t i = 0; i < m_verifiers.size(); ++i) {
+        const UserVerifier &verifier = m_verifiers[i];
+        addStream(verifier);
         report.resumes += verifier.resumes();
         report.recovered += verifier.recovered();
         report.notRecovered += verifier.notRecovered();
@@ -462,12 +464,7 @@ ProbeReport Probe::makeReport() const
         report.sharedAcked = m_sharedAckedMax;
         report.sharedMinSeq = std::numeric_limits<quint64>::max();
         for (const UserVerifier &verifier : m_sharedVerifiers) {
-            report.lost += verifier.lostCount();
-            report.lostUndelivered += verifier.undeliveredCount();
-            report.duplicated += verifier.duplicates();
-            report.reordered += verifier.reordered();
-            report.misdelivered += verifier.misdelivered();
-            report.wrongEpoch += verifier.wrongEpoch();
+            addStream(verifier);
             if (verifier.hasWelcome())
                 report.sharedMinSeq = std::min(report.sharedMinSeq, verifier.maxSeq());
         }

@@ -56,6 +56,13 @@ public:
                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
     }
 
+    // Sends the upgrade request and `behind` in one write; true on a 101.
+    bool upgrade(const QByteArray &behind = {})
+    {
+        write(upgradeRequest() + behind);
+        return readResponseHead().startsWith("HTTP/1.1 101 ");
+    }
+
     void write(const QByteArray &bytes)
     {
         m_socket.write(bytes);
@@ -305,8 +312,7 @@ void TestPushConnection::helloInTheUpgradePacketIsRead()
     RawClient client;
     QVERIFY(client.connectTo(bfgd.pushUrl()));
     // One write: the node must not drop the frame that came behind the head.
-    client.write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
-    QVERIFY(client.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(client.upgrade(RawClient::hello(assigned.token())));
     const auto welcome = client.nextServerFrame(QDeadlineTimer(WaitMs));
     QVERIFY(welcome);
     QCOMPARE(welcome->kind_case(), v1::ServerFrame::kWelcome);
@@ -321,8 +327,7 @@ void TestPushConnection::pingIsAnsweredAndCloseIsEchoed()
     QVERIFY2(bfgd.start(&error), qPrintable(error));
     RawClient client;
     QVERIFY(client.connectTo(bfgd.pushUrl()));
-    client.write(RawClient::upgradeRequest());
-    QVERIFY(client.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(client.upgrade());
 
     client.write(RawClient::masked(ws::Opcode::Ping, "are you there"));
     auto pong = client.next(QDeadlineTimer(WaitMs));
@@ -355,14 +360,12 @@ void TestPushConnection::pendingHandshakesAreBounded()
     QVERIFY2(answer.startsWith("HTTP/1.1 503 "), answer.constData());
 
     // The first two still get their upgrade; once one leaves, there is room again.
-    first.write(RawClient::upgradeRequest());
-    QVERIFY(first.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(first.upgrade());
     first.socket().abort();
     QTest::qWait(200);
     RawClient fourth;
     QVERIFY(fourth.connectTo(bfgd.pushUrl()));
-    fourth.write(RawClient::upgradeRequest());
-    QVERIFY(fourth.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(fourth.upgrade());
 }
 
 void TestPushConnection::slowConsumerIsClosedAndResumesWithoutLoss()
@@ -378,8 +381,7 @@ void TestPushConnection::slowConsumerIsClosedAndResumesWithoutLoss()
 
     RawClient slow;
     QVERIFY(slow.connectTo(bfgd.pushUrl(), 65536));
-    slow.write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
-    QVERIFY(slow.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(slow.upgrade(RawClient::hello(assigned.token())));
     const auto welcome = slow.nextServerFrame(QDeadlineTimer(WaitMs));
     QVERIFY(welcome && welcome->has_welcome());
     const std::string epoch = welcome->welcome().streams(0).epoch();
@@ -416,8 +418,7 @@ void TestPushConnection::slowConsumerIsClosedAndResumesWithoutLoss()
     RawClient resumed;
     QVERIFY(resumed.connectTo(bfgd.pushUrl()));
     const v1::AssignResponse again = assign(bfgd, u"slow"_s);
-    resumed.write(RawClient::upgradeRequest() + RawClient::hello(again.token(), u"user:slow"_s, epoch, last));
-    QVERIFY(resumed.readResponseHead().startsWith("HTTP/1.1 101 "));
+    QVERIFY(resumed.upgrade(RawClient::hello(again.token(), u"user:slow"_s, epoch, last)));
     const auto rewelcome = resumed.nextServerFrame(QDeadlineTimer(WaitMs));
     QVERIFY(rewelcome && rewelcome->has_welcome());
     QVERIFY(rewelcome->welcome().streams(0).recovered());
@@ -446,8 +447,7 @@ void TestPushConnection::publicStreamReachesEveryClient()
         QVERIFY(!assigned.token().empty());
         auto &client = clients.emplace_back(std::make_unique<RawClient>());
         QVERIFY(client->connectTo(bfgd.pushUrl()));
-        client->write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
-        QVERIFY(client->readResponseHead().startsWith("HTTP/1.1 101 "));
+        QVERIFY(client->upgrade(RawClient::hello(assigned.token())));
         const auto welcome = client->nextServerFrame(QDeadlineTimer(WaitMs));
         QVERIFY(welcome && welcome->has_welcome());
         QCOMPARE(welcome->welcome().streams_size(), 2);
@@ -487,8 +487,7 @@ void TestPushConnection::stopWithSubscriptionsPendingAtTheBrokerIsClean()
     for (const v1::AssignResponse &assigned : tokens) {
         auto &client = clients.emplace_back(std::make_unique<RawClient>());
         QVERIFY(client->connectTo(bfgd.pushUrl()));
-        client->write(RawClient::upgradeRequest() + RawClient::hello(assigned.token()));
-        QVERIFY(client->readResponseHead().startsWith("HTTP/1.1 101 "));
+        QVERIFY(client->upgrade(RawClient::hello(assigned.token())));
     }
     QTest::qWait(300); // the hellos reach the broker
 
