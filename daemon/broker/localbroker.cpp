@@ -233,8 +233,15 @@ void LocalBroker::writerLoop(std::promise<QString> started)
     // and the messages still inside the window.
     const qint64 loadUs = protocol::nowUs();
     size_t loadedMessages = 0;
+    // Stream rows on disk: a stream's row (its epoch) is written with its
+    // first message; later positions once a second (flushPositions), since
+    // the log holds the messages they would record and loading takes the
+    // larger of the two. A crash loses no position, only rewrites fewer.
+    std::unordered_map<QString, QString> storedEpochs;
+    std::unordered_map<QString, StreamRow> laterPositions;
     bool loaded = table.loadStreams(
-        [this](StreamRow &&row) {
+        [this, &storedEpochs](StreamRow &&row) {
+            storedEpochs[row.stream] = row.epoch;
             Stream &stream = m_streams[row.stream];
             stream.epoch = row.epoch;
             stream.lastSeq = stream.dispatchedSeq = row.lastSeq;
@@ -246,9 +253,11 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                       loadUs - qint64(m_options.historyAgeSeconds) * 1000000,
                       [this, &loadedMessages](HistoryRow &&row) {
                           const auto it = m_streams.find(row.stream);
-                          if (it == m_streams.end() || row.seq > it->second.lastSeq)
-                              return; // written by a newer schema or torn: not ours to replay
+                          if (it == m_streams.end())
+                              return; // no stream row: written by a newer schema, not ours to replay
                           Stream &stream = it->second;
+                          // The log is ahead of the positions by up to a second.
+                          stream.lastSeq = stream.dispatchedSeq = std::max(stream.lastSeq, row.seq);
                           if (!row.id.isEmpty())
                               stream.seqById.insert(row.id, row.seq);
                           stream.history.push_back(makeMessage(row.stream, row.seq, stream.epoch, row.id,
@@ -265,6 +274,21 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                      << "messages in the replay window, from" << m_options.databasePath;
     started.set_value(QString());
 
+    auto flushPositions = [&table, &laterPositions] {
+        if (laterPositions.empty())
+            return;
+        std::vector<StreamRow> positions;
+        positions.reserve(laterPositions.size());
+        for (auto &[name, position] : laterPositions)
+            positions.push_back(std::move(position));
+        QString flushError;
+        if (table.append({}, positions, &flushError))
+            laterPositions.clear();
+        else
+            qCWarning(lcBroker) << "storing" << positions.size()
+                                << "stream positions failed, retrying:" << flushError;
+    };
+
     auto nextPrune = std::chrono::steady_clock::now() + PruneInterval;
     std::vector<HistoryRow> rows;
     std::vector<StreamRow> positions;
@@ -273,25 +297,30 @@ void LocalBroker::writerLoop(std::promise<QString> started)
         {
             std::unique_lock lock(m_mutex);
             m_wake.wait_until(lock, nextPrune, [this] { return m_stopping || !m_queue.empty(); });
-            if (m_queue.empty() && m_stopping)
+            if (m_queue.empty() && m_stopping) {
+                lock.unlock();
+                flushPositions();
                 break;
+            }
             batches.swap(m_queue);
         }
 
         if (!batches.empty()) {
             rows.clear();
-            positions.clear();
-            std::unordered_map<QString, size_t> positionOf;
+            positions.clear(); // rows of new streams (or epochs): stored with their first message
             for (const Batch &batch : batches) {
                 for (const MessagePtr &message : batch.messages) {
                     rows.push_back({message->stream, message->seq, message->id, message->publishTimeUs,
                                     message->payload});
-                    const auto [it, inserted] = positionOf.try_emplace(message->stream, positions.size());
-                    if (inserted)
-                        positions.push_back(
-                            {message->stream, message->epoch, message->seq, message->publishTimeUs});
-                    else
-                        positions[it->second].lastSeq = message->seq;
+                    StreamRow position{message->stream, message->epoch, message->seq, message->publishTimeUs};
+                    auto [stored, isNew] = storedEpochs.try_emplace(message->stream, message->epoch);
+                    if (isNew || stored->second != message->epoch) {
+                        stored->second = message->epoch;
+                        laterPositions.erase(message->stream); // an older epoch's must not overwrite it
+                        positions.push_back(std::move(position));
+                    } else {
+                        laterPositions[message->stream] = std::move(position);
+                    }
                 }
             }
             // Nothing is delivered or acknowledged before it is stored. A failing
@@ -333,6 +362,7 @@ void LocalBroker::writerLoop(std::promise<QString> started)
         }
 
         if (std::chrono::steady_clock::now() >= nextPrune) {
+            flushPositions(); // before the log is pruned: the positions must not fall behind it
             pruneNow();
             pruneDisk(table, protocol::nowUs());
             nextPrune = std::chrono::steady_clock::now() + PruneInterval;
