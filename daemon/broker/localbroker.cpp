@@ -193,8 +193,9 @@ void LocalBroker::unsubscribe(const QString &name, Subscriber *subscriber)
         it->second.subscribers.erase(entry);
 }
 
-void LocalBroker::pruneNow()
+std::vector<QString> LocalBroker::pruneNow()
 {
+    std::vector<QString> forgotten;
     const qint64 nowUs = protocol::nowUs();
     const qint64 cutoffUs = nowUs - qint64(m_options.historyAgeSeconds) * 1000000;
     const qint64 idleCutoffUs = nowUs - qint64(m_options.streamTtlSeconds) * 1000000;
@@ -204,8 +205,11 @@ void LocalBroker::pruneNow()
         evictLocked(stream, cutoffUs);
         const bool idle = stream.updatedUs < idleCutoffUs && stream.subscribers.isEmpty() &&
                           stream.lastSeq == stream.dispatchedSeq;
+        if (idle)
+            forgotten.push_back(it->first);
         it = idle ? m_streams.erase(it) : std::next(it);
     }
+    return forgotten;
 }
 
 void LocalBroker::pruneDisk(HistoryTable &table, qint64 nowUs)
@@ -279,8 +283,8 @@ void LocalBroker::writerLoop(std::promise<QString> started)
             return;
         std::vector<StreamRow> positions;
         positions.reserve(laterPositions.size());
-        for (auto &[name, position] : laterPositions)
-            positions.push_back(std::move(position));
+        for (const auto &[name, position] : laterPositions)
+            positions.push_back(position); // copied: kept for the retry if the write fails
         QString flushError;
         if (table.append({}, positions, &flushError))
             laterPositions.clear();
@@ -363,7 +367,8 @@ void LocalBroker::writerLoop(std::promise<QString> started)
 
         if (std::chrono::steady_clock::now() >= nextPrune) {
             flushPositions(); // before the log is pruned: the positions must not fall behind it
-            pruneNow();
+            for (const QString &name : pruneNow())
+                storedEpochs.erase(name); // a stream made again later starts a new epoch
             pruneDisk(table, protocol::nowUs());
             nextPrune = std::chrono::steady_clock::now() + PruneInterval;
         }

@@ -54,7 +54,8 @@ public:
 
     // Drops from memory what fell out of the history window by age and
     // forgets idle streams, as the writer does every second (tests call it).
-    void pruneNow();
+    // Returns the streams it forgot (idle past stream_ttl_s).
+    std::vector<QString> pruneNow();
 
 private:
     struct Stream

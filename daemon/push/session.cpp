@@ -35,7 +35,10 @@ bool Session::allReady() const
 
 Session::Delivery Session::deliver(const MessagePtr &message)
 {
-    if (m_stage == Stage::AwaitingHello || m_stage == Stage::Closing)
+    // A connection already closing (the peer's close came first) takes nothing:
+    // not counted as delivered; the client resumes from what it had.
+    if (m_stage == Stage::AwaitingHello || m_stage == Stage::Closing ||
+        m_connection->state() != WsConnection::State::Open)
         return Delivery::Skipped;
     StreamState *state = stream(message->stream);
     if (!state)

@@ -91,7 +91,7 @@ void Worker::drainStep()
 
 void Worker::takeSocket(qintptr socketDescriptor)
 {
-    // Qt's frames go up to twice the node's limit: between the two, onFrame
+    // Messages are read up to twice the node's limit: between the two, onFrame
     // answers with a FRAME_TOO_LARGE error frame; above, the connection is
     // closed with 1009 before the payload is read.
     auto connection =

@@ -209,7 +209,6 @@ void WsConnection::onFrameEvent(websocket::FrameReader::Event event, int code, Q
     case Event::Close:
         // The close handshake: echo the peer's code unless we closed first,
         // then hang up once the echo is out (the server closes TCP first).
-        m_peerCloseCode = code;
         if (!m_closeSent) {
             queue(
                 websocket::closeFrame(code == websocket::CloseNoStatus ? websocket::CloseNormal : code, {}));

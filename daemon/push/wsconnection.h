@@ -51,8 +51,6 @@ public:
 
     State state() const { return m_state; }
     QByteArray path() const { return m_path; }
-    // The code of the peer's close frame (0 until one came).
-    int peerCloseCode() const { return m_peerCloseCode; }
 
     // Queues one whole frame (websocket::frame()); ignored unless Open.
     void send(const QByteArray &wireFrame);
@@ -103,7 +101,6 @@ private:
     bool m_waitingWritable = false;
     bool m_closeSent = false;
     bool m_closeWhenFlushed = false;
-    int m_peerCloseCode = 0;
 };
 
 } // namespace bfg
