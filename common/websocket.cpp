@@ -14,25 +14,6 @@ constexpr char AcceptGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 constexpr qsizetype MaxControlPayload = 125;
 constexpr qsizetype MaxCloseReason = MaxControlPayload - 2;
 
-QByteArray header(Opcode opcode, qsizetype size)
-{
-    QByteArray out;
-    out.reserve(10);
-    out.append(char(0x80 | quint8(opcode)));
-    if (size < 126) {
-        out.append(char(size));
-    } else if (size <= 0xFFFF) {
-        out.append(char(126));
-        out.append(char(size >> 8));
-        out.append(char(size));
-    } else {
-        out.append(char(127));
-        for (int shift = 56; shift >= 0; shift -= 8)
-            out.append(char(quint64(size) >> shift));
-    }
-    return out;
-}
-
 // RFC 6455 7.4 and the IANA registry (1012-1014 were added later): the
 // codes a peer may send in a close frame.
 bool isValidCloseCode(int code)
@@ -78,10 +59,34 @@ UpgradeRequest refuse(int status, QByteArray error)
 }
 } // namespace
 
+qsizetype headerSize(qsizetype payloadSize)
+{
+    return payloadSize < 126 ? 2 : payloadSize <= 0xFFFF ? 4 : 10;
+}
+
+char *writeHeader(char *out, Opcode opcode, qsizetype payloadSize)
+{
+    *out++ = char(0x80 | quint8(opcode));
+    if (payloadSize < 126) {
+        *out++ = char(payloadSize);
+    } else if (payloadSize <= 0xFFFF) {
+        *out++ = char(126);
+        *out++ = char(payloadSize >> 8);
+        *out++ = char(payloadSize);
+    } else {
+        *out++ = char(127);
+        for (int shift = 56; shift >= 0; shift -= 8)
+            *out++ = char(quint64(payloadSize) >> shift);
+    }
+    return out;
+}
+
 QByteArray frame(Opcode opcode, QByteArrayView payload)
 {
-    QByteArray out = header(opcode, payload.size());
-    out.append(payload);
+    QByteArray out(headerSize(payload.size()) + payload.size(), Qt::Uninitialized);
+    char *body = writeHeader(out.data(), opcode, payload.size());
+    if (!payload.isEmpty())
+        memcpy(body, payload.data(), size_t(payload.size()));
     return out;
 }
 

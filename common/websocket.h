@@ -37,6 +37,10 @@ inline constexpr qsizetype MaxRequestHeadBytes = 8192;
 
 // One whole unmasked frame (FIN set) as a server sends it.
 QByteArray frame(Opcode opcode, QByteArrayView payload);
+// The same in two steps, for a payload written in place: the header's size,
+// and the header written at `out` (returns where the payload goes).
+qsizetype headerSize(qsizetype payloadSize);
+char *writeHeader(char *out, Opcode opcode, qsizetype payloadSize);
 // The payload of one whole unmasked frame (what frame() built); empty if
 // `serverFrame` is not one.
 QByteArrayView payloadOf(QByteArrayView serverFrame);

@@ -33,29 +33,35 @@ bool Session::allReady() const
                        [](const auto &entry) { return entry.second.ready; });
 }
 
-Session::Delivery Session::deliver(const MessagePtr &message)
+namespace {
+// Epochs are usually the broker's one copy of the string: equal data pointers
+// answer without reading it.
+bool sameText(const QString &a, const QString &b)
+{
+    return (a.constData() == b.constData() && a.size() == b.size()) || a == b;
+}
+} // namespace
+
+Session::Delivery Session::deliver(StreamState &state, const MessagePtr &message)
 {
     // A connection already closing (the peer's close came first) takes nothing:
     // not counted as delivered; the client resumes from what it had.
     if (m_stage == Stage::AwaitingHello || m_stage == Stage::Closing ||
         m_connection->state() != WsConnection::State::Open)
         return Delivery::Skipped;
-    StreamState *state = stream(message->stream);
-    if (!state)
-        return Delivery::Skipped;
-    if (!state->ready || m_stage == Stage::Subscribing) {
-        if (state->held.size() >= MaxHeld)
+    if (!state.ready || m_stage == Stage::Subscribing) {
+        if (state.held.size() >= MaxHeld)
             return Delivery::Gap;
-        state->held.push_back(message);
+        state.held.push_back(message);
         return Delivery::Held;
     }
-    if (message->epoch != state->epoch)
+    if (!sameText(message->epoch, state.epoch))
         return Delivery::Gap; // the broker lost the stream: the client must learn it
-    if (message->seq <= state->delivered)
+    if (message->seq <= state.delivered)
         return Delivery::Skipped;
-    if (message->seq != state->delivered + 1)
+    if (message->seq != state.delivered + 1)
         return Delivery::Gap;
-    state->delivered = message->seq;
+    state.delivered = message->seq;
     m_connection->send(message->wire); // framed once, shared by every reader
     return Delivery::Sent;
 }

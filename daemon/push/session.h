@@ -7,6 +7,7 @@
 // in order.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -51,9 +52,10 @@ public:
     QString userId() const { return m_userId; }
     void setUserId(const QString &userId) { m_userId = userId; }
 
-    // The streams this session reads, in the order of its token.
-    const std::vector<std::pair<QString, StreamState>> &streams() const { return m_streams; }
-    std::vector<std::pair<QString, StreamState>> &streams() { return m_streams; }
+    // The streams this session reads, in the order of its token. A state
+    // keeps its address while the session lives (the worker points to it).
+    const std::deque<std::pair<QString, StreamState>> &streams() const { return m_streams; }
+    std::deque<std::pair<QString, StreamState>> &streams() { return m_streams; }
     StreamState &addStream(const QString &stream);
     StreamState *stream(const QString &stream);
     bool allReady() const;
@@ -61,7 +63,8 @@ public:
     // Sends `message` if it is the next of its stream for this client; skips
     // what the client already has; holds it while the stream's subscription
     // is unanswered; reports a gap (or a new epoch) otherwise.
-    Delivery deliver(const MessagePtr &message);
+    // `state` is this session's state in the message's stream.
+    Delivery deliver(StreamState &state, const MessagePtr &message);
     // Sends one encoded ServerFrame.
     void sendFrame(const QByteArray &frame);
 
@@ -76,7 +79,7 @@ private:
     quint64 m_id;
     Stage m_stage = Stage::AwaitingHello;
     QString m_userId;
-    std::vector<std::pair<QString, StreamState>> m_streams;
+    std::deque<std::pair<QString, StreamState>> m_streams;
 };
 
 } // namespace bfg

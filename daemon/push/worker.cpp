@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include <QHash>
 #include <QRandomGenerator>
 #include <QTimer>
 
@@ -45,8 +46,11 @@ Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats 
 Worker::~Worker()
 {
     for (auto &[connection, session] : m_sessions) {
-        for (const auto &[stream, state] : session->streams())
-            m_broker->unsubscribe(stream, this);
+        for (const auto &[stream, state] : session->streams()) {
+            const auto readers = m_readers.find(stream);
+            if (readers != m_readers.end())
+                m_broker->unsubscribe(stream, readers->second.get());
+        }
     }
     // The connections close without calling back into a half-destroyed worker.
 }
@@ -252,18 +256,23 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     WsConnection *connection = session->connection();
     const quint64 sessionId = session->id();
     for (const QString &stream : check.claims.streams) {
-        session->addStream(stream);
-        m_readers[stream].push_back(session);
+        if (session->stream(stream))
+            continue; // named twice
+        std::unique_ptr<Readers> &readers = m_readers[stream];
+        if (!readers)
+            readers = std::make_unique<Readers>(this);
+        readers->readers.push_back({session, &session->addStream(stream)});
     }
     // Every stream is registered before the first answer can arrive, so
     // that a broker answering at once does not find the session half-built.
-    for (const QString &stream : check.claims.streams) {
+    for (const auto &entry : session->streams()) {
+        const QString stream = entry.first;
         const auto position = positions.constFind(stream);
         std::optional<StreamPoint> from;
         if (position != positions.cend())
             from = *position;
         m_broker->subscribe(
-            stream, from, this, this,
+            stream, from, m_readers.at(stream).get(), this,
             [this, connection, sessionId, stream](const Subscription &subscription, const QString &error) {
                 onSubscribed(connection, sessionId, stream, subscription, error);
             });
@@ -339,20 +348,27 @@ void Worker::goLive(Session *session)
     const qint64 nowUs = protocol::nowUs();
     {
         std::lock_guard latencyLock(m_latencyMutex);
-        for (const MessagePtr &message : held)
-            deliverTo(session, message, nowUs, &sent, &toClose);
+        for (const MessagePtr &message : held) {
+            if (Session::StreamState *state = session->stream(message->stream))
+                deliverTo(session, *state, message, nowUs, &sent, &toClose);
+        }
     }
     m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
     closeLagging(std::move(toClose)); // last: closing may end the session
 }
 
-void Worker::deliver(const MessagePtr &message)
+void Worker::Readers::deliver(const MessagePtr &message)
+{
+    m_worker->enqueue(this, message);
+}
+
+void Worker::enqueue(Readers *readers, const MessagePtr &message)
 {
     bool wake;
     {
         std::lock_guard lock(m_inboxMutex);
         wake = m_inbox.empty();
-        m_inbox.push_back(message);
+        m_inbox.emplace_back(readers, message);
     }
     if (wake)
         QMetaObject::invokeMethod(this, &Worker::drainInbox, Qt::QueuedConnection);
@@ -360,7 +376,11 @@ void Worker::deliver(const MessagePtr &message)
 
 void Worker::drainInbox()
 {
-    std::vector<MessagePtr> inbox;
+    // Readers retired before this point were unsubscribed first: every message
+    // naming them is in the inbox taken here, and none comes later.
+    std::vector<std::unique_ptr<Readers>> retired;
+    retired.swap(m_retired);
+    std::vector<std::pair<Readers *, MessagePtr>> inbox;
     {
         std::lock_guard lock(m_inboxMutex);
         inbox.swap(m_inbox);
@@ -370,12 +390,9 @@ void Worker::drainInbox()
     std::vector<Session *> toClose;
     {
         std::lock_guard latencyLock(m_latencyMutex);
-        for (const MessagePtr &message : inbox) {
-            const auto readers = m_readers.constFind(message->stream);
-            if (readers == m_readers.cend())
-                continue;
-            for (Session *session : *readers)
-                deliverTo(session, message, nowUs, &sent, &toClose);
+        for (const auto &[readers, message] : inbox) {
+            for (const Reader &reader : readers->readers)
+                deliverTo(reader.session, *reader.state, message, nowUs, &sent, &toClose);
         }
     }
     m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
@@ -383,10 +400,10 @@ void Worker::drainInbox()
     closeLagging(std::move(toClose));
 }
 
-void Worker::deliverTo(Session *session, const MessagePtr &message, qint64 nowUs, quint64 *sent,
-                       std::vector<Session *> *toClose)
+void Worker::deliverTo(Session *session, Session::StreamState &state, const MessagePtr &message, qint64 nowUs,
+                       quint64 *sent, std::vector<Session *> *toClose)
 {
-    switch (session->deliver(message)) {
+    switch (session->deliver(state, message)) {
     case Session::Delivery::Sent:
         ++*sent;
         m_latency.record(nowUs - message->publishTimeUs);
@@ -433,6 +450,8 @@ LatencyHistogram Worker::takeLatency()
 
 void Worker::sweep()
 {
+    if (!m_retired.empty())
+        drainInbox(); // frees them on a node that delivers nothing
     const qint64 nowMs = protocol::nowMs();
     std::vector<std::pair<Session *, v1::ErrorCode>> expired;
     std::vector<Session *> unresponsive;
@@ -499,14 +518,18 @@ void Worker::removeSession(Session *session)
     if (it == m_sessions.end())
         return;
     for (const auto &[stream, state] : session->streams()) {
-        auto readers = m_readers.find(stream);
-        if (readers != m_readers.end()) {
-            std::vector<Session *> &list = *readers;
-            list.erase(std::remove(list.begin(), list.end(), session), list.end());
-            if (list.empty())
-                m_readers.erase(readers);
+        const auto it = m_readers.find(stream);
+        if (it == m_readers.end())
+            continue;
+        std::vector<Reader> &list = it->second->readers;
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [session](const Reader &reader) { return reader.session == session; }),
+                   list.end());
+        m_broker->unsubscribe(stream, it->second.get());
+        if (list.empty()) {
+            m_retired.push_back(std::move(it->second));
+            m_readers.erase(it);
         }
-        m_broker->unsubscribe(stream, this);
     }
     if (session->stage() == Session::Stage::AwaitingHello)
         --m_awaitingHello;

@@ -16,7 +16,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include <QHash>
 #include <QObject>
 
 #include "bfg/v1/frames.pb.h"
@@ -39,7 +38,7 @@ struct PushStats
     std::atomic<quint64> replayed{0};
 };
 
-class Worker : public QObject, public Subscriber, public WsConnection::Listener
+class Worker : public QObject, public WsConnection::Listener
 {
     Q_OBJECT
     Q_DISABLE_COPY_MOVE(Worker)
@@ -49,7 +48,6 @@ public:
     ~Worker() override;
 
     // Any thread.
-    void deliver(const MessagePtr &message) override;
     LatencyHistogram takeLatency();
 
     // The worker's own thread (call through QMetaObject::invokeMethod).
@@ -67,6 +65,28 @@ public:
     void setDraining(bool draining, int sessionsPerSecond);
 
 private:
+    // This worker's sessions that read one stream, and their state in it. It
+    // is the broker's subscriber for that stream (counted once per session),
+    // so a message reaches its readers without a lookup by name. When the last
+    // reader leaves it is retired, and deleted once the inbox cannot name it.
+    struct Reader
+    {
+        Session *session;
+        Session::StreamState *state;
+    };
+    class Readers final : public Subscriber
+    {
+    public:
+        explicit Readers(Worker *worker)
+            : m_worker(worker)
+        {}
+        void deliver(const MessagePtr &message) override; // a broker thread
+        std::vector<Reader> readers;
+
+    private:
+        Worker *m_worker;
+    };
+
     // WsConnection::Listener
     void onUpgraded(WsConnection *connection) override;
     void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) override;
@@ -87,9 +107,11 @@ private:
     void scheduleAfterTurn();
     // Hands `message` to `session`; sessions to close afterwards (a gap, a
     // send queue over its limit) are added to `toClose`.
-    void deliverTo(Session *session, const MessagePtr &message, qint64 nowUs, quint64 *sent,
-                   std::vector<Session *> *toClose);
+    void deliverTo(Session *session, Session::StreamState &state, const MessagePtr &message, qint64 nowUs,
+                   quint64 *sent, std::vector<Session *> *toClose);
     void closeLagging(std::vector<Session *> sessions);
+    // Any thread: a message for `readers`, fanned out on the worker's thread.
+    void enqueue(Readers *readers, const MessagePtr &message);
     void drainInbox();
     void sweep();
     void drainStep();
@@ -109,13 +131,14 @@ private:
     quint64 m_nextSessionId = 1;
     int m_awaitingHello = 0; // sessions not past their hello: the pending handshakes
     std::unordered_map<WsConnection *, std::unique_ptr<Session>> m_sessions;
-    QHash<QString, std::vector<Session *>> m_readers; // stream -> live sessions reading it
+    std::unordered_map<QString, std::unique_ptr<Readers>> m_readers; // by stream
+    std::vector<std::unique_ptr<Readers>> m_retired;                 // deleted at the next drain
     std::vector<WsConnection *> m_toFlush;
     std::vector<std::unique_ptr<Session>> m_ended; // deleted after the current turn
     bool m_afterTurnPosted = false;
 
     std::mutex m_inboxMutex;
-    std::vector<MessagePtr> m_inbox;
+    std::vector<std::pair<Readers *, MessagePtr>> m_inbox;
 
     std::mutex m_latencyMutex;
     LatencyHistogram m_latency;
