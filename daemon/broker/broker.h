@@ -52,6 +52,15 @@ public:
     virtual void deliver(const MessagePtr &message) = 0;
 };
 
+// Hashes stream names for std::unordered_map. Not noexcept on purpose: with
+// such a hasher libstdc++ keeps each node's hash and compares it before the
+// key, so a lookup among thousands of names of one length reads one name
+// (std::hash<QString> is noexcept, and then every probe reads a name).
+struct StreamNameHash
+{
+    size_t operator()(const QString &name) const;
+};
+
 struct PublishItem
 {
     QString stream;
