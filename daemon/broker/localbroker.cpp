@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "daemon/broker/localbroker.h"
 
+#include <algorithm>
 #include <chrono>
 
 #ifdef Q_OS_LINUX
@@ -80,6 +81,7 @@ LocalBroker::Stream &LocalBroker::streamLocked(const QString &name, qint64 nowUs
 {
     auto [it, inserted] = m_streams.try_emplace(name);
     if (inserted) {
+        it->second.name = name;
         it->second.epoch = newEpoch();
         it->second.updatedUs = nowUs;
     }
@@ -134,6 +136,9 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
             evictLocked(stream, 0);
             batch.results.push_back({item.stream, seq, stream.epoch, false});
             batch.messages.push_back(std::move(message));
+            batch.streams.push_back(&stream);
+            batch.firstOfStream.push_back(!stream.rowQueued);
+            stream.rowQueued = true;
         }
         m_queue.push_back(std::move(batch));
     }
@@ -193,9 +198,8 @@ void LocalBroker::unsubscribe(const QString &name, Subscriber *subscriber)
         it->second.subscribers.erase(entry);
 }
 
-std::vector<QString> LocalBroker::pruneNow()
+void LocalBroker::pruneNow()
 {
-    std::vector<QString> forgotten;
     const qint64 nowUs = protocol::nowUs();
     const qint64 cutoffUs = nowUs - qint64(m_options.historyAgeSeconds) * 1000000;
     const qint64 idleCutoffUs = nowUs - qint64(m_options.streamTtlSeconds) * 1000000;
@@ -204,12 +208,9 @@ std::vector<QString> LocalBroker::pruneNow()
         Stream &stream = it->second;
         evictLocked(stream, cutoffUs);
         const bool idle = stream.updatedUs < idleCutoffUs && stream.subscribers.isEmpty() &&
-                          stream.lastSeq == stream.dispatchedSeq;
-        if (idle)
-            forgotten.push_back(it->first);
+                          stream.lastSeq == stream.dispatchedSeq && !stream.positionPending;
         it = idle ? m_streams.erase(it) : std::next(it);
     }
-    return forgotten;
 }
 
 void LocalBroker::pruneDisk(HistoryTable &table, qint64 nowUs)
@@ -241,12 +242,11 @@ void LocalBroker::writerLoop(std::promise<QString> started)
     // first message; later positions once a second (flushPositions), since
     // the log holds the messages they would record and loading takes the
     // larger of the two. A crash loses no position, only rewrites fewer.
-    std::unordered_map<QString, QString> storedEpochs;
-    std::unordered_map<QString, StreamRow> laterPositions;
     bool loaded = table.loadStreams(
-        [this, &storedEpochs](StreamRow &&row) {
-            storedEpochs[row.stream] = row.epoch;
+        [this](StreamRow &&row) {
             Stream &stream = m_streams[row.stream];
+            stream.name = row.stream;
+            stream.rowQueued = true;
             stream.epoch = row.epoch;
             stream.lastSeq = stream.dispatchedSeq = row.lastSeq;
             stream.updatedUs = row.updatedUs;
@@ -278,18 +278,24 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                      << "messages in the replay window, from" << m_options.databasePath;
     started.set_value(QString());
 
-    auto flushPositions = [&table, &laterPositions] {
-        if (laterPositions.empty())
+    std::vector<StreamRow> unsavedPositions; // kept for the retry if the write fails
+    auto flushPositions = [this, &table, &unsavedPositions] {
+        {
+            std::lock_guard lock(m_mutex);
+            for (Stream *stream : m_positionsDue) {
+                unsavedPositions.push_back(
+                    {stream->name, stream->epoch, stream->dispatchedSeq, stream->updatedUs});
+                stream->positionPending = false;
+            }
+            m_positionsDue.clear();
+        }
+        if (unsavedPositions.empty())
             return;
-        std::vector<StreamRow> positions;
-        positions.reserve(laterPositions.size());
-        for (const auto &[name, position] : laterPositions)
-            positions.push_back(position); // copied: kept for the retry if the write fails
         QString flushError;
-        if (table.append({}, positions, &flushError))
-            laterPositions.clear();
+        if (table.append({}, unsavedPositions, &flushError))
+            unsavedPositions.clear();
         else
-            qCWarning(lcBroker) << "storing" << positions.size()
+            qCWarning(lcBroker) << "storing" << unsavedPositions.size()
                                 << "stream positions failed, retrying:" << flushError;
     };
 
@@ -313,18 +319,21 @@ void LocalBroker::writerLoop(std::promise<QString> started)
             rows.clear();
             positions.clear(); // rows of new streams (or epochs): stored with their first message
             for (const Batch &batch : batches) {
-                for (const MessagePtr &message : batch.messages) {
+                for (size_t i = 0; i < batch.messages.size(); ++i) {
+                    const MessagePtr &message = batch.messages[i];
                     rows.push_back({message->stream, message->seq, message->id, message->publishTimeUs,
                                     message->payload});
-                    StreamRow position{message->stream, message->epoch, message->seq, message->publishTimeUs};
-                    auto [stored, isNew] = storedEpochs.try_emplace(message->stream, message->epoch);
-                    if (isNew || stored->second != message->epoch) {
-                        stored->second = message->epoch;
-                        laterPositions.erase(message->stream); // an older epoch's must not overwrite it
-                        positions.push_back(std::move(position));
-                    } else {
-                        laterPositions[message->stream] = std::move(position);
-                    }
+                    if (!batch.firstOfStream[i])
+                        continue;
+                    // A stream made again (forgotten, then published to):
+                    // an older epoch's unsaved position must not overwrite it.
+                    unsavedPositions.erase(std::remove_if(unsavedPositions.begin(), unsavedPositions.end(),
+                                                          [&message](const StreamRow &row) {
+                                                              return row.stream == message->stream;
+                                                          }),
+                                           unsavedPositions.end());
+                    positions.push_back(
+                        {message->stream, message->epoch, message->seq, message->publishTimeUs});
                 }
             }
             // Nothing is delivered or acknowledged before it is stored. A failing
@@ -344,9 +353,14 @@ void LocalBroker::writerLoop(std::promise<QString> started)
             if (stored) {
                 std::lock_guard lock(m_mutex);
                 for (const Batch &batch : batches) {
-                    for (const MessagePtr &message : batch.messages) {
-                        Stream &stream = m_streams[message->stream];
+                    for (size_t i = 0; i < batch.messages.size(); ++i) {
+                        const MessagePtr &message = batch.messages[i];
+                        Stream &stream = *batch.streams[i];
                         stream.dispatchedSeq = message->seq;
+                        if (!batch.firstOfStream[i] && !stream.positionPending) {
+                            stream.positionPending = true;
+                            m_positionsDue.push_back(&stream);
+                        }
                         for (auto it = stream.subscribers.cbegin(); it != stream.subscribers.cend(); ++it)
                             it.key()->deliver(message);
                     }
@@ -367,8 +381,7 @@ void LocalBroker::writerLoop(std::promise<QString> started)
 
         if (std::chrono::steady_clock::now() >= nextPrune) {
             flushPositions(); // before the log is pruned: the positions must not fall behind it
-            for (const QString &name : pruneNow())
-                storedEpochs.erase(name); // a stream made again later starts a new epoch
+            pruneNow();
             pruneDisk(table, protocol::nowUs());
             nextPrune = std::chrono::steady_clock::now() + PruneInterval;
         }

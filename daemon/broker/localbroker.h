@@ -53,24 +53,32 @@ public:
                               Subscriber *subscriber);
 
     // Drops from memory what fell out of the history window by age and
-    // forgets idle streams, as the writer does every second (tests call it).
-    // Returns the streams it forgot (idle past stream_ttl_s).
-    std::vector<QString> pruneNow();
+    // forgets streams idle past stream_ttl_s, as the writer does every
+    // second (tests call it).
+    void pruneNow();
 
 private:
     struct Stream
     {
-        QString epoch;
+        QString name;
+        QString epoch;             // for the life of this entry: a stream made again gets a new one
         quint64 lastSeq = 0;       // last seq handed out
         quint64 dispatchedSeq = 0; // last seq stored and delivered
         qint64 updatedUs = 0;
         std::deque<MessagePtr> history;
         QHash<QString, quint64> seqById; // idempotency, over the history window
         QHash<Subscriber *, int> subscribers;
+        bool rowQueued = false;       // its row (epoch) goes to disk with its first message
+        bool positionPending = false; // in m_positionsDue; not forgotten before it is stored
     };
     struct Batch
     {
         std::vector<MessagePtr> messages; // new ones; duplicates are only answered
+        // Per message: its stream (entries stay put while they have messages
+        // queued: pruneNow() forgets only streams with nothing in flight), and
+        // whether it is the stream's first, which stores the stream's row.
+        std::vector<Stream *> streams;
+        std::vector<bool> firstOfStream;
         std::vector<PublishResult> results;
         QObject *context = nullptr;
         PublishCallback done;
@@ -85,8 +93,9 @@ private:
     LocalBrokerOptions m_options;
     std::mutex m_mutex;
     std::condition_variable m_wake;
-    std::unordered_map<QString, Stream> m_streams;
+    std::unordered_map<QString, Stream, StreamNameHash> m_streams;
     std::deque<Batch> m_queue;
+    std::vector<Stream *> m_positionsDue; // positions for the once-a-second write
     bool m_stopping = false;
     bool m_running = false;
     std::thread m_writer;
