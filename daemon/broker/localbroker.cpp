@@ -26,6 +26,11 @@ namespace {
 constexpr auto PruneInterval = std::chrono::seconds(1);
 constexpr auto RetryAfterStoreFailure = std::chrono::milliseconds(500);
 
+size_t idHash(const QString &id)
+{
+    return qHash(id, QHashSeed::globalSeed());
+}
+
 } // namespace
 
 LocalBroker::LocalBroker(LocalBrokerOptions options)
@@ -96,10 +101,25 @@ void LocalBroker::evictLocked(Stream &stream, qint64 cutoffUs)
         const bool tooOld = oldest->publishTimeUs < cutoffUs && oldest->seq <= stream.dispatchedSeq;
         if (!tooMany && !tooOld)
             break;
-        if (!oldest->id.isEmpty())
-            stream.seqById.remove(oldest->id);
+        if (!oldest->id.isEmpty()) {
+            const auto entry = stream.seqByIdHash.find(idHash(oldest->id));
+            if (entry != stream.seqByIdHash.end() && *entry == oldest->seq)
+                stream.seqByIdHash.erase(entry);
+        }
         stream.history.pop_front();
     }
+}
+
+std::optional<quint64> LocalBroker::seqOfId(const Stream &stream, const QString &id)
+{
+    const auto known = stream.seqByIdHash.constFind(idHash(id));
+    if (known == stream.seqByIdHash.cend())
+        return std::nullopt;
+    const auto message = std::lower_bound(stream.history.cbegin(), stream.history.cend(), *known,
+                                          [](const MessagePtr &stored, quint64 seq) { return stored->seq < seq; });
+    if (message == stream.history.cend() || (*message)->seq != *known || (*message)->id != id)
+        return std::nullopt; // another id with the same hash
+    return *known;
 }
 
 void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, PublishCallback done)
@@ -120,8 +140,7 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
         for (PublishItem &item : items) {
             Stream &stream = streamLocked(item.stream, nowUs);
             if (!item.id.isEmpty()) {
-                const auto known = stream.seqById.constFind(item.id);
-                if (known != stream.seqById.cend()) {
+                if (const std::optional<quint64> known = seqOfId(stream, item.id)) {
                     batch.results.push_back({item.stream, *known, stream.epoch, true});
                     continue;
                 }
@@ -131,7 +150,7 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
             MessagePtr message =
                 makeMessage(item.stream, seq, stream.epoch, item.id, nowUs, std::move(item.payload));
             if (!item.id.isEmpty())
-                stream.seqById.insert(item.id, seq);
+                stream.seqByIdHash.insert(idHash(item.id), seq);
             stream.history.push_back(message);
             evictLocked(stream, 0);
             batch.results.push_back({item.stream, seq, stream.epoch, false});
@@ -263,7 +282,7 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                           // The log is ahead of the positions by up to a second.
                           stream.lastSeq = stream.dispatchedSeq = std::max(stream.lastSeq, row.seq);
                           if (!row.id.isEmpty())
-                              stream.seqById.insert(row.id, row.seq);
+                              stream.seqByIdHash.insert(idHash(row.id), row.seq);
                           stream.history.push_back(makeMessage(row.stream, row.seq, stream.epoch, row.id,
                                                                row.publishTimeUs, std::move(row.payload)));
                           evictLocked(stream, 0);

@@ -66,7 +66,11 @@ private:
         quint64 dispatchedSeq = 0; // last seq stored and delivered
         qint64 updatedUs = 0;
         std::deque<MessagePtr> history;
-        QHash<QString, quint64> seqById; // idempotency, over the history window
+        // Idempotency over the history window: a message id's hash -> its seq.
+        // Integer keys, so a lookup reads no strings; a hit is confirmed on the
+        // stored message (seqOfId). Two ids of one stream with equal 64-bit
+        // hashes inside one window would lose the first's dedup.
+        QHash<size_t, quint64> seqByIdHash;
         QHash<Subscriber *, int> subscribers;
         bool rowQueued = false;       // its row (epoch) goes to disk with its first message
         bool positionPending = false; // in m_positionsDue; not forgotten before it is stored
@@ -85,6 +89,7 @@ private:
     };
 
     Stream &streamLocked(const QString &name, qint64 nowUs);
+    static std::optional<quint64> seqOfId(const Stream &stream, const QString &id);
     void evictLocked(Stream &stream, qint64 cutoffUs);
     void writerLoop(std::promise<QString> started);
     void pruneDisk(class HistoryTable &table, qint64 nowUs);

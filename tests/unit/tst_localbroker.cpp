@@ -505,8 +505,23 @@ void TestLocalBroker::samePublishIdGetsTheOriginalSeq()
     QCOMPARE(elsewhere.front().seq, quint64(1));
     QVERIFY(!elsewhere.front().duplicate);
 
+    // Once an id has left the history window (100 messages here), it is new again.
+    std::vector<PublishItem> filler;
+    for (int i = 0; i < 100; ++i)
+        filler.push_back({u"user:alice"_s, "filler", u"fill-%1"_s.arg(i)});
+    std::vector<PublishResult> filled, late;
+    QVERIFY(publish(broker, std::move(filler), this, &filled));
+    QCOMPARE(filled.back().seq, quint64(105));
+    QVERIFY(publish(broker, {{u"user:alice"_s, "order filled", u"msg-1"_s}}, this, &late));
+    QCOMPARE(late.front().seq, quint64(106));
+    QVERIFY(!late.front().duplicate);
+    // ... while the newest ids still are.
+    QVERIFY(publish(broker, {{u"user:alice"_s, "filler", u"fill-99"_s}}, this, &late));
+    QCOMPARE(late.front().seq, quint64(105));
+    QVERIFY(late.front().duplicate);
+
     // The subscriber saw every message once.
-    QCOMPARE(seqsOf(collector.messages()), range(1, 5));
+    QCOMPARE(seqsOf(collector.messages()), range(1, 106));
     broker.unsubscribe(u"user:alice"_s, &collector);
 }
 
