@@ -24,6 +24,9 @@
 
 namespace bfg {
 
+class HistoryTable;
+struct StreamRow;
+
 struct LocalBrokerOptions
 {
     QString databasePath;         // SQLite file for the history
@@ -74,6 +77,7 @@ private:
         QHash<Subscriber *, int> subscribers;
         bool rowQueued = false;       // its row (epoch) goes to disk with its first message
         bool positionPending = false; // in m_positionsDue; not forgotten before it is stored
+        qint64 positionDueUs = 0;     // the publish time of the first message it records
     };
     struct Batch
     {
@@ -92,7 +96,12 @@ private:
     static std::optional<quint64> seqOfId(const Stream &stream, const QString &id);
     void evictLocked(Stream &stream, qint64 cutoffUs);
     void writerLoop(std::promise<QString> started);
-    void pruneDisk(class HistoryTable &table, qint64 nowUs);
+    // Deletes the log's messages older than the window, and none at or after
+    // `keepFromUs`.
+    void pruneDisk(HistoryTable &table, qint64 nowUs, qint64 keepFromUs);
+    // Up to `count` positions from the front of m_positionsDue that became
+    // due before `dueBeforeUs`.
+    void takeDuePositionsLocked(size_t count, qint64 dueBeforeUs, std::vector<StreamRow> *out);
     static QString newEpoch();
 
     LocalBrokerOptions m_options;
@@ -100,7 +109,7 @@ private:
     std::condition_variable m_wake;
     std::unordered_map<QString, Stream, StreamNameHash> m_streams;
     std::deque<Batch> m_queue;
-    std::vector<Stream *> m_positionsDue; // positions for the once-a-second write
+    std::deque<Stream *> m_positionsDue; // stored past their row's position, oldest first
     bool m_stopping = false;
     bool m_running = false;
     std::thread m_writer;
