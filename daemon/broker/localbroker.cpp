@@ -302,7 +302,14 @@ void LocalBroker::writerLoop(std::promise<QString> started)
                           if (it == m_streams.end())
                               return; // no stream row: written by a newer schema, not ours to replay
                           Stream &stream = it->second;
-                          // The log is ahead of the positions by up to a second.
+                          // The log can be ahead of the stored position (a crash
+                          // before it was written): it is written again soon,
+                          // before the log could lose those messages.
+                          if (row.seq > stream.lastSeq && !stream.positionPending) {
+                              stream.positionPending = true;
+                              stream.positionDueUs = row.publishTimeUs;
+                              m_positionsDue.push_back(&stream);
+                          }
                           stream.lastSeq = stream.dispatchedSeq = std::max(stream.lastSeq, row.seq);
                           if (!row.id.isEmpty())
                               stream.seqByIdHash.insert(idHash(row.id), row.seq);

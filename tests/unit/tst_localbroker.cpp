@@ -78,6 +78,7 @@ private Q_SLOTS:
     void restartKeepsTheCountWindow();
     void diskKeepsTheAgeWindowOnly();
     void crashBetweenPositionWritesLosesNoSeq();
+    void positionsCatchUpWithALogAheadOfThem();
     void historyOfAnEarlierVersionIsMigrated();
     void lostDatabaseStartsANewEpoch();
     void publishAfterStopFails();
@@ -85,7 +86,7 @@ private Q_SLOTS:
 private:
     LocalBrokerOptions options(int historySize = 100, int historyAgeSeconds = 300) const;
     // Rows in the history file's messages table (-1: unreadable).
-    int storedMessages() const;
+    int storedMessages(const QString &path = {}) const;
 
     std::unique_ptr<QTemporaryDir> m_dir;
 };
@@ -116,12 +117,12 @@ LocalBrokerOptions TestLocalBroker::options(int historySize, int historyAgeSecon
     return options;
 }
 
-int TestLocalBroker::storedMessages() const
+int TestLocalBroker::storedMessages(const QString &path) const
 {
     int count = -1;
     {
         QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"peek"_s);
-        db.setDatabaseName(options().databasePath);
+        db.setDatabaseName(path.isEmpty() ? options().databasePath : path);
         QSqlQuery query(db);
         if (db.open() && query.exec(u"SELECT count(*) FROM messages"_s) && query.next())
             count = query.value(0).toInt();
@@ -709,6 +710,41 @@ void TestLocalBroker::crashBetweenPositionWritesLosesNoSeq()
     QVERIFY(publish(broker, items(u"user:alice"_s, 6, 6), this, &results));
     QCOMPARE(results.front().seq, quint64(6));
     broker.unsubscribe(u"user:alice"_s, &collector);
+}
+
+void TestLocalBroker::positionsCatchUpWithALogAheadOfThem()
+{
+    // A crash left the log ahead of the stored position (seq 1 stored, 5 in
+    // the log). The next run publishes nothing while its short window prunes
+    // the whole log; the run after that must still continue at 6.
+    QTemporaryDir copy;
+    {
+        LocalBroker broker(options());
+        QString error;
+        QVERIFY2(broker.start(&error), qPrintable(error));
+        std::vector<PublishResult> results;
+        for (int seq = 1; seq <= 5; ++seq)
+            QVERIFY(publish(broker, items(u"user:alice"_s, seq, seq), this, &results));
+        for (const QString &suffix : {u""_s, u"-wal"_s, u"-shm"_s}) {
+            const QString from = options().databasePath + suffix;
+            if (QFile::exists(from))
+                QVERIFY(QFile::copy(from, copy.filePath(u"history.sqlite"_s + suffix)));
+        }
+    }
+    LocalBrokerOptions crashed = options(100, 1);
+    crashed.databasePath = copy.filePath(u"history.sqlite"_s);
+    {
+        LocalBroker idle(crashed);
+        QString error;
+        QVERIFY2(idle.start(&error), qPrintable(error));
+        QTRY_COMPARE_WITH_TIMEOUT(storedMessages(crashed.databasePath), 0, WaitMs);
+    }
+    LocalBroker broker(crashed);
+    QString error;
+    QVERIFY2(broker.start(&error), qPrintable(error));
+    std::vector<PublishResult> results;
+    QVERIFY(publish(broker, items(u"user:alice"_s, 6, 6), this, &results));
+    QCOMPARE(results.front().seq, quint64(6));
 }
 
 void TestLocalBroker::historyOfAnEarlierVersionIsMigrated()
