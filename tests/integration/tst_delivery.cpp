@@ -237,6 +237,8 @@ void TestDelivery::usersConnectFromTheSourceAddressesGiven()
     QCOMPARE(peers.value(u"127.0.0.3"_s), users / 2);
     QCOMPARE(peers.size(), 2);
 
+    // Publishing starts once all are live: let some messages through first.
+    QTRY_VERIFY_WITH_TIMEOUT(probe.progress().received > 0, 30000);
     probe.interrupt();
     const QJsonObject summary = probe.finish(30000);
     QVERIFY2(!summary.isEmpty(), probe.output().constData());
