@@ -282,12 +282,12 @@ void TestLatencyHistogram::malformedJsonIsRefused_data()
         << QByteArray(R"({"count": 3, "min_us": 1, "max_us": 1, "sum_us": 2, "buckets": [[1, 2]]})");
     QTest::newRow("bucket index out of range")
         << QByteArray(R"({"count": 1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[99999999, 1]]})");
-    QTest::newRow("negative count")
-        << QByteArray(R"({"count": -1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, -1]]})");
-    QTest::newRow("not pairs")
-        << QByteArray(R"({"count": 1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, 1, 1]]})");
-    QTest::newRow("max below min")
-        << QByteArray(R"({"count": 1, "min_us": 5, "max_us": 1, "sum_us": 1, "buckets": [[1, 1]]})");
+    QTest::newRow("negative count") << QByteArray(
+        R"({"count": -1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, -1]]})");
+    QTest::newRow("not pairs") << QByteArray(
+        R"({"count": 1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, 1, 1]]})");
+    QTest::newRow("max below min") << QByteArray(
+        R"({"count": 1, "min_us": 5, "max_us": 1, "sum_us": 1, "buckets": [[1, 1]]})");
 }
 
 void TestLatencyHistogram::malformedJsonIsRefused()
