@@ -325,6 +325,10 @@ void Probe::checkDrained()
         return;
     if (m_publisher && !m_publisher->isIdle())
         return;
+    // Users coming back (after a drop, or churned) are waited for too.
+    if (m_notBack > 0 || std::any_of(m_rejoinStartMs.cbegin(), m_rejoinStartMs.cend(),
+                                     [](qint64 startMs) { return startMs > 0; }))
+        return;
     for (const UserVerifier &verifier : m_verifiers) {
         if (!verifier.isCaughtUp())
             return;
