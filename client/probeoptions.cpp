@@ -390,6 +390,20 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     if (parser.isSet(versionOption))
         parser.showVersion();
     ProbeOptions parsed;
+    // --json and --quiet: every command's.
+    auto parseOutput = [&] {
+        if (parser.isSet(jsonOption)) {
+            parsed.jsonPath = parser.value(jsonOption);
+            const QFileInfo info(parsed.jsonPath);
+            if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
+                *error =
+                    u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(parsed.jsonPath);
+                return false;
+            }
+        }
+        parsed.quiet = parser.isSet(quietOption);
+        return true;
+    };
     QStringList positional = parser.positionalArguments();
     if (!positional.isEmpty()) {
         const QString command = positional.takeFirst();
@@ -412,16 +426,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
                     return false;
                 }
             }
-            if (parser.isSet(jsonOption)) {
-                parsed.jsonPath = parser.value(jsonOption);
-                const QFileInfo info(parsed.jsonPath);
-                if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
-                    *error = u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(
-                        parsed.jsonPath);
-                    return false;
-                }
-            }
-            parsed.quiet = parser.isSet(quietOption);
+            if (!parseOutput())
+                return false;
             *options = std::move(parsed);
             return true;
         }
@@ -603,15 +609,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
             return false;
         }
     }
-    if (parser.isSet(jsonOption)) {
-        parsed.jsonPath = parser.value(jsonOption);
-        const QFileInfo info(parsed.jsonPath);
-        if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
-            *error = u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(parsed.jsonPath);
-            return false;
-        }
-    }
-    parsed.quiet = parser.isSet(quietOption);
+    if (!parseOutput())
+        return false;
     if (parser.isSet(eventLoopOption)) {
         parsed.eventLoop = parser.value(eventLoopOption).trimmed();
         if (parsed.eventLoop != u"epoll"_s && parsed.eventLoop != u"qt"_s) {
