@@ -10,6 +10,7 @@
 #include <QStringList>
 #include <QTimer>
 
+#include "client/merge.h"
 #include "client/probe.h"
 #include "client/probeoptions.h"
 #include "client/signalwatcher.h"
@@ -35,6 +36,10 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "bfg-probe: %s\nTry 'bfg-probe --help' for more information.\n",
                      qPrintable(error));
         return 2;
+    }
+    if (options.command == bfg::probe::ProbeOptions::Command::Merge) {
+        QCoreApplication app(argc, argv);
+        return bfg::probe::mergeResults(options.mergeFiles, options.jsonPath);
     }
     // Qt's default dispatcher polls every socket on every wake; with thousands of users
     // that was most of the probe's CPU. The application takes ownership.

@@ -73,6 +73,8 @@ Probe::Probe(ProbeOptions options, QObject *parent)
         qCWarning(lcProbe) << "run time limit reached";
         finish(u"run time limit reached"_s);
     });
+    // A test hook: the verdict must call a message that never arrived lost.
+    m_testDropNth = qEnvironmentVariableIntValue("BFG_PROBE_TEST_DROP_NTH");
 }
 
 Probe::~Probe() = default;
@@ -84,7 +86,8 @@ void Probe::start()
     m_runClock.start();
     const qint64 liveWaitMs = std::max<qint64>(MinLiveWaitMs, qint64(m_options.users) * LiveWaitMsPerUser);
     const qint64 limitMs = BootstrapLimitMs + m_options.rampMs + liveWaitMs +
-                           qint64(m_options.durationS * 1000) + DrainLimitMs + HardLimitSlackMs;
+                           qint64(m_options.durationS * 1000) + DrainLimitMs + HardLimitSlackMs +
+                           qint64(m_options.churnAwayS * 1000);
     m_hardLimitTimer.start(int(std::min<qint64>(limitMs, std::numeric_limits<int>::max())));
     if (!m_options.quiet)
         m_progressTimer.start();
@@ -138,6 +141,9 @@ void Probe::launchClients()
     const bool checkPayload = m_options.publish;
     m_verifiers.reserve(size_t(m_options.users));
     m_clients.reserve(size_t(m_options.users));
+    m_awaitingBack.assign(size_t(m_options.users), 0);
+    m_away.assign(size_t(m_options.users), 0);
+    m_rejoinStartMs.assign(size_t(m_options.users), 0);
     m_sharedStream = m_options.sharedStream.toStdString();
     for (int user = 0; user < m_options.users; ++user) {
         const QString userId = m_options.userId(user);
@@ -209,8 +215,10 @@ void Probe::onWelcomed(int user, const v1::Welcome &welcome, bool resumed)
     verifier.onWelcome(welcome, resumed);
     if (!m_sharedVerifiers.empty())
         m_sharedVerifiers[size_t(user)].onWelcome(welcome, resumed);
-    if (!first)
+    if (!first) {
+        onUserBack(user);
         return;
+    }
     ++m_usersLive;
     if (m_publisher && m_phase == Phase::Publishing)
         m_publisher->addUser(user, m_options.userId(user));
@@ -244,13 +252,24 @@ void Probe::onClientFailed(int user, int code, const QString &text)
 
 void Probe::onMessage(int user, const v1::Message &message)
 {
+    if (m_testDropNth > 0 && --m_testDropNth == 0)
+        return;
     const bool shared = !m_sharedStream.empty() && message.stream() == m_sharedStream;
+    const qint64 nowUs = protocol::nowUs();
     const qint64 latencyUs =
-        (shared ? m_sharedVerifiers : m_verifiers)[size_t(user)].onMessage(message, protocol::nowUs());
+        (shared ? m_sharedVerifiers : m_verifiers)[size_t(user)].onMessage(message, nowUs);
     m_sharedReceived += shared ? 1 : 0;
+    recordLatency(latencyUs, nowUs);
+    ++m_received;
+}
+
+void Probe::recordLatency(qint64 latencyUs, qint64 nowUs)
+{
     m_latency.record(latencyUs);
     m_windowLatency.record(latencyUs);
-    ++m_received;
+    m_reportLatency.record(latencyUs);
+    if (m_options.scenario == Scenario::Burst)
+        (sentInBurst(nowUs - latencyUs) ? m_burstLatency : m_quietLatency).record(latencyUs);
 }
 
 void Probe::onLiveTimeout()
@@ -270,15 +289,17 @@ void Probe::beginPublishing()
     m_phase = Phase::Publishing;
     m_liveTimer.stop();
     m_publishClock.start();
+    m_publishStartUs = protocol::nowUs();
     if (m_publisher) {
         for (int user : m_liveNotPublished)
             m_publisher->addUser(user, m_options.userId(user));
         m_liveNotPublished.clear();
         m_publisher->start();
     }
-    m_phaseTimer.start(int(m_options.durationS * 1000));
+    m_phaseTimer.start(int(std::min<double>(m_options.durationS * 1000, std::numeric_limits<int>::max())));
     if (m_options.dropAtS >= 0)
         m_dropTimer.start(int(m_options.dropAtS * 1000));
+    startScenario();
 }
 
 void Probe::endPublishing()
@@ -289,6 +310,7 @@ void Probe::endPublishing()
     m_publishedForMs = m_publishClock.elapsed();
     m_phaseTimer.stop();
     m_dropTimer.stop();
+    stopScenario();
     if (m_publisher)
         m_publisher->stopScheduling();
     qCInfo(lcProbe) << "publishing stopped after" << m_publishedForMs << "ms; waiting for delivery";
@@ -302,6 +324,10 @@ void Probe::checkDrained()
     if (m_phase != Phase::Draining)
         return;
     if (m_publisher && !m_publisher->isIdle())
+        return;
+    // Users coming back (after a drop, or churned) are waited for too.
+    if (m_notBack > 0 || std::any_of(m_rejoinStartMs.cbegin(), m_rejoinStartMs.cend(),
+                                     [](qint64 startMs) { return startMs > 0; }))
         return;
     for (const UserVerifier &verifier : m_verifiers) {
         if (!verifier.isCaughtUp())
@@ -398,6 +424,8 @@ void Probe::finish(const QString &fatal)
     for (QTimer *timer : {&m_rampTimer, &m_liveTimer, &m_phaseTimer, &m_dropTimer, &m_drainCheckTimer,
                           &m_drainDeadlineTimer, &m_progressTimer, &m_hardLimitTimer})
         timer->stop();
+    stopScenario();
+    sampleProcesses(false);
     if (m_publisher)
         m_publisher->abandon();
 
@@ -419,6 +447,7 @@ void Probe::finish(const QString &fatal)
 ProbeReport Probe::makeReport() const
 {
     ProbeReport report;
+    report.scenario = scenarioName(m_options.scenario);
     report.users = m_options.users;
     report.usersLive = m_usersLive;
     report.failedClients = m_failedClients;
@@ -471,11 +500,8 @@ ProbeReport Probe::makeReport() const
         if (report.sharedMinSeq == std::numeric_limits<quint64>::max())
             report.sharedMinSeq = 0;
     }
-    report.latencyP50Ms = toMs(m_latency.percentileUs(50));
-    report.latencyP90Ms = toMs(m_latency.percentileUs(90));
-    report.latencyP99Ms = toMs(m_latency.percentileUs(99));
-    report.latencyP999Ms = toMs(m_latency.percentileUs(99.9));
-    report.latencyMaxMs = toMs(m_latency.maxUs());
+    report.latency = m_latency;
+    addScenarioFigures(&report);
     return report;
 }
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <QElapsedTimer>
+#include <QList>
 #include <QObject>
 #include <QTimer>
 
@@ -24,6 +25,7 @@
 namespace bfg {
 class ConnectGate;
 class DecisionClient;
+class HttpConnection;
 class PushClient;
 namespace v1 {
 class Message;
@@ -73,6 +75,25 @@ private:
     ProbeReport makeReport() const;
     bool writeJson(const ProbeReport &report) const;
     double secondsSinceStart() const { return double(m_runClock.elapsed()) / 1000.0; }
+    void recordLatency(qint64 latencyUs, qint64 nowUs);
+
+    // The scenarios (probescenarios.cpp): what happens while publishing.
+    void startScenario();
+    void stopScenario();
+    void updateBurst();
+    bool sentInBurst(qint64 sendUs) const;
+    // Storm and soak: every connection aborted at once; the users come back
+    // with their own backoff, and onUserBack() times how long that takes.
+    void dropEveryone();
+    void closeDrop();
+    void onUserBack(int user);
+    void churnTick();
+    void rejoin(int user);
+    void drainTick();
+    void callAdmin(const QString &node, bool drain);
+    void printFigures();
+    void sampleProcesses(bool print);
+    void addScenarioFigures(ProbeReport *report) const;
 
     ProbeOptions m_options;
     Phase m_phase = Phase::Idle;
@@ -117,6 +138,47 @@ private:
     QTimer m_drainDeadlineTimer;
     QTimer m_progressTimer;
     QTimer m_hardLimitTimer;
+
+    // Scenarios.
+    qint64 m_publishStartUs = 0;
+    qint64 m_testDropNth = 0; // BFG_PROBE_TEST_DROP_NTH: the Nth message "never arrives"
+    QTimer m_burstTimer;
+    bool m_inBurst = false;
+    quint64 m_sentAtBurstStart = 0;
+    quint64 m_burstSent = 0;
+    LatencyHistogram m_burstLatency;
+    LatencyHistogram m_quietLatency;
+    QTimer m_stormTimer;
+    int m_dropsStarted = 0;
+    qint64 m_dropStartMs = 0;
+    std::vector<char> m_awaitingBack; // per user: dropped and not live again yet
+    int m_notBack = 0;
+    QList<double> m_recoveryS;
+    QTimer m_churnTimer;
+    QElapsedTimer m_churnClock;
+    double m_churnDue = 0;
+    int m_churnCursor = 0;
+    std::vector<char> m_away;            // per user: left, not started again yet
+    std::vector<qint64> m_rejoinStartMs; // per user: started again at (0: not rejoining)
+    quint64 m_leaves = 0;
+    quint64 m_rejoins = 0;
+    LatencyHistogram m_rejoinLatency;
+    QTimer m_drainTimer;
+    HttpConnection *m_admin = nullptr;
+    int m_drains = 0;
+    int m_drainFailures = 0;
+    QTimer m_reportTimer;
+    LatencyHistogram m_reportLatency;
+    quint64 m_receivedAtReport = 0;
+    qint64 m_lastReportMs = 0;
+    struct Watched
+    {
+        qint64 pid = 0;
+        qint64 lastTicks = -1;
+        qint64 lastMs = 0;
+        ProcessSamples samples;
+    };
+    std::vector<Watched> m_watched;
 };
 
 } // namespace bfg::probe

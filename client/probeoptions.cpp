@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "client/probeoptions.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -82,6 +83,131 @@ bool canBind(const QHostAddress &address, QString *error)
     return true;
 }
 
+struct ScenarioName
+{
+    Scenario scenario;
+    QString name;
+};
+const ScenarioName ScenarioNames[] = {{Scenario::Steady, u"steady"_s},
+                                      {Scenario::Burst, u"burst"_s},
+                                      {Scenario::Storm, u"storm"_s},
+                                      {Scenario::Soak, u"soak"_s},
+                                      {Scenario::Churn, u"churn"_s}};
+
+// A number option within [low, high] (`lowOpen`: above low), into `value`.
+bool numberOption(const QCommandLineParser &parser, const QString &name, double low, double high,
+                  bool lowOpen, double *value, QString *error)
+{
+    if (!parser.isSet(name))
+        return true;
+    double parsed = 0;
+    if (!parseDouble(parser.value(name), &parsed) || parsed > high || parsed < low ||
+        (lowOpen && parsed == low)) {
+        *error = u"--%1: expected a number %2 %3 and at most %4, got \"%5\""_s.arg(
+            name, lowOpen ? u"above"_s : u"from"_s, QString::number(low), QString::number(high),
+            parser.value(name));
+        return false;
+    }
+    *value = parsed;
+    return true;
+}
+
+// The scenario options, shards and figures lines; `parsed` has users and, when
+// `durationGiven`, the duration already.
+bool parseScenario(const QCommandLineParser &parser, bool durationGiven, ProbeOptions *parsed, QString *error)
+{
+    ProbeOptions &o = *parsed;
+    switch (o.scenario) {
+    case Scenario::Steady:
+        break;
+    case Scenario::Burst:
+        if (!numberOption(parser, u"burst-factor"_s, 1, 1000, true, &o.burstFactor, error) ||
+            !numberOption(parser, u"burst-every"_s, 0, MaxDurationS, true, &o.burstEveryS, error) ||
+            !numberOption(parser, u"burst-length"_s, 0, MaxDurationS, true, &o.burstLengthS, error))
+            return false;
+        if (o.burstLengthS >= o.burstEveryS) {
+            *error = u"--burst-length must be shorter than --burst-every"_s;
+            return false;
+        }
+        if (!durationGiven)
+            o.durationS = 3 * o.burstEveryS;
+        break;
+    case Scenario::Storm: {
+        double storms = o.storms;
+        if (!numberOption(parser, u"storm-at"_s, 0, MaxDurationS, false, &o.stormAtS, error) ||
+            !numberOption(parser, u"storms"_s, 1, 1000, false, &storms, error) ||
+            !numberOption(parser, u"storm-every"_s, 0, MaxDurationS, true, &o.stormEveryS, error))
+            return false;
+        o.storms = int(storms);
+        const double lastStormS = o.stormAtS + (o.storms - 1) * o.stormEveryS;
+        if (!durationGiven)
+            o.durationS = lastStormS + 20;
+        if (lastStormS >= o.durationS) {
+            *error = u"the last storm (at %1 s) must come before the end of publishing (--duration %2)"_s
+                         .arg(lastStormS)
+                         .arg(o.durationS);
+            return false;
+        }
+        break;
+    }
+    case Scenario::Churn:
+        o.churnRate = std::max(1.0, o.users / 10.0);
+        if (!numberOption(parser, u"churn-rate"_s, 0, MaxUsers, true, &o.churnRate, error) ||
+            !numberOption(parser, u"churn-away"_s, 0, 3600, false, &o.churnAwayS, error))
+            return false;
+        if (!durationGiven)
+            o.durationS = 30;
+        break;
+    case Scenario::Soak:
+        o.dropEveryS = 300;
+        o.reportEveryS = 60;
+        if (!numberOption(parser, u"drop-every"_s, 0, MaxDurationS, false, &o.dropEveryS, error) ||
+            !numberOption(parser, u"drain-every"_s, 0, MaxDurationS, false, &o.drainEveryS, error) ||
+            !numberOption(parser, u"drain-for"_s, 0, MaxDurationS, true, &o.drainForS, error))
+            return false;
+        if (o.drainEveryS > 0 && o.drainForS >= o.drainEveryS) {
+            *error = u"--drain-for must be shorter than --drain-every"_s;
+            return false;
+        }
+        o.adminKey = parser.value(u"admin-key"_s).trimmed().toUtf8();
+        if (o.drainEveryS > 0 && o.adminKey.isEmpty()) {
+            *error = u"--drain-every needs --admin-key (an operator key of the admin API)"_s;
+            return false;
+        }
+        if (!durationGiven)
+            o.durationS = 3600;
+        break;
+    }
+    if (!numberOption(parser, u"report-every"_s, 0, MaxDurationS, true, &o.reportEveryS, error))
+        return false;
+    for (const QString &text : parser.values(u"watch-pid"_s).join(u',').split(u',', Qt::SkipEmptyParts)) {
+        bool ok = false;
+        const qint64 pid = text.trimmed().toLongLong(&ok);
+        if (!ok || pid <= 0 || !QFileInfo::exists(u"/proc/%1/status"_s.arg(pid))) {
+            *error = u"--watch-pid: no such process: %1"_s.arg(text.trimmed());
+            return false;
+        }
+        o.watchPids.append(pid);
+    }
+
+    o.totalUsers = o.users;
+    if (parser.isSet(u"shard"_s)) {
+        static const QRegularExpression shardPattern(u"^\\s*(\\d{1,4})\\s*/\\s*(\\d{1,4})\\s*$"_s);
+        const QRegularExpressionMatch match = shardPattern.match(parser.value(u"shard"_s));
+        const int index = match.captured(1).toInt();
+        const int count = match.captured(2).toInt();
+        if (!match.hasMatch() || count < 1 || index >= count || count > o.totalUsers) {
+            *error = u"--shard: expected i/n with 0 <= i < n <= --users, got \"%1\""_s.arg(
+                parser.value(u"shard"_s));
+            return false;
+        }
+        o.shardIndex = index;
+        o.shardCount = count;
+        o.users = (o.totalUsers - index + count - 1) / count;
+    }
+    return true;
+}
+
 QString defaultUserPrefix()
 {
     const quint32 random = QRandomGenerator::system()->generate() & 0xffffff;
@@ -90,6 +216,15 @@ QString defaultUserPrefix()
 
 } // namespace
 
+QString scenarioName(Scenario scenario)
+{
+    for (const ScenarioName &entry : ScenarioNames) {
+        if (entry.scenario == scenario)
+            return entry.name;
+    }
+    return {};
+}
+
 bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QString *error)
 {
     QCommandLineParser parser;
@@ -97,8 +232,26 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"The BFG QA client and load driver. Connects N simulated users through the decision "
         "servers, publishes to each user's personal stream at a steady rate, and checks that every "
         "message arrives exactly once, in order, to the right user; measures end-to-end latency.\n\n"
+        "Commands:\n"
+        "  (none)               the steady scenario\n"
+        "  scenario NAME        run a scenario; a progress line every second, a verdict with figures\n"
+        "                       at the end (--json for a file):\n"
+        "    steady             N users x R msg/s for D seconds\n"
+        "    burst              the rate jumps by --burst-factor for --burst-length s of every\n"
+        "                       --burst-every s (a market opening after a quiet night)\n"
+        "    storm              every connection drops at once (--storm-at, --storms, --storm-every);\n"
+        "                       the users come back with their backoff and jitter: time until all\n"
+        "                       are live again, the decision servers' 429/503 answers, 0 lost\n"
+        "    soak               a long run (default 1 h): every connection dropped every --drop-every s,\n"
+        "                       a node drained every --drain-every s for --drain-for s, figures and\n"
+        "                       the memory of --watch-pid processes every --report-every s\n"
+        "    churn              --churn-rate users a second leave and come back --churn-away s later,\n"
+        "                       resuming where they were\n"
+        "  merge FILE...        combine the --json results of the shards of one run (--shard) into one\n"
+        "                       verdict (and --json file)\n\n"
         "Exit code: 0 when nothing was lost, duplicated, reordered or misdelivered and every user "
-        "went live; 1 otherwise; 2 for bad usage."_s);
+        "went live (and the scenario's own conditions held); 1 otherwise; 2 for bad usage."_s);
+    parser.addPositionalArgument(u"command"_s, u"scenario NAME, or merge FILE..."_s, u"[command]"_s);
     const QCommandLineOption helpOption = parser.addHelpOption();
     const QCommandLineOption versionOption = parser.addVersionOption();
 
@@ -163,10 +316,62 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "qt (Qt's default dispatcher) (default epoll)."_s,
         u"epoll|qt"_s);
 
-    parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
-                       publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
-                       sourceAddressOption, sharedStreamOption, sharedRateOption, dropAtOption, jsonOption,
-                       quietOption, eventLoopOption});
+    const QCommandLineOption burstFactorOption(
+        u"burst-factor"_s, u"burst: how many times the rate is multiplied in a burst (default 10)."_s,
+        u"f"_s);
+    const QCommandLineOption burstEveryOption(
+        u"burst-every"_s, u"burst: one burst per this many seconds of publishing (default 10)."_s, u"s"_s);
+    const QCommandLineOption burstLengthOption(
+        u"burst-length"_s, u"burst: seconds each burst lasts, at the end of each period (default 2)."_s,
+        u"s"_s);
+    const QCommandLineOption stormAtOption(
+        u"storm-at"_s, u"storm: seconds into publishing of the first storm (default 5)."_s, u"s"_s);
+    const QCommandLineOption stormsOption(u"storms"_s, u"storm: how many storms (default 1)."_s, u"n"_s);
+    const QCommandLineOption stormEveryOption(u"storm-every"_s,
+                                              u"storm: seconds between storms (default 30)."_s, u"s"_s);
+    const QCommandLineOption churnRateOption(
+        u"churn-rate"_s, u"churn: users a second that leave (default users / 10, at least 1)."_s, u"r"_s);
+    const QCommandLineOption churnAwayOption(
+        u"churn-away"_s, u"churn: seconds a user stays away before it comes back (default 2)."_s, u"s"_s);
+    const QCommandLineOption dropEveryOption(
+        u"drop-every"_s, u"soak: drop every connection every this many seconds; 0: never (default 300)."_s,
+        u"s"_s);
+    const QCommandLineOption drainEveryOption(
+        u"drain-every"_s,
+        u"soak: drain a push node (the one most users are on) every this many seconds, through the "
+        "decision server's admin API (needs --admin-key); 0: never (default 0)."_s,
+        u"s"_s);
+    const QCommandLineOption drainForOption(
+        u"drain-for"_s, u"soak: seconds a drained node stays drained before it is undrained (default 10)."_s,
+        u"s"_s);
+    const QCommandLineOption adminKeyOption(
+        u"admin-key"_s, u"An operator key of the decision servers' admin API, for --drain-every."_s,
+        u"key"_s);
+    const QCommandLineOption watchPidOption(
+        u"watch-pid"_s,
+        u"Processes (e.g. the bfgd nodes) whose memory and CPU are sampled with the figures lines and "
+        "reported at the end; comma separated. The probe samples itself too."_s,
+        u"pid[,pid...]"_s);
+    const QCommandLineOption reportEveryOption(
+        u"report-every"_s,
+        u"A figures line every this many seconds (messages, p99, lost, memory); soak's default 60, "
+        "otherwise none."_s,
+        u"s"_s);
+    const QCommandLineOption shardOption(
+        u"shard"_s,
+        u"Run users i, i+n, i+2n ... of --users only: n probe processes (each holding at most ~19,000 "
+        "connections) split one run; give them the same --user-prefix and combine their --json "
+        "files with `bfg-probe merge`."_s,
+        u"i/n"_s);
+
+    parser.addOptions({decisionOption,   usersOption,         rateOption,          durationOption,
+                       publishOption,    publishKeyOption,    noPublishOption,     userPrefixOption,
+                       rampOption,       maxConnectingOption, sourceAddressOption, sharedStreamOption,
+                       sharedRateOption, dropAtOption,        jsonOption,          quietOption,
+                       eventLoopOption,  burstFactorOption,   burstEveryOption,    burstLengthOption,
+                       stormAtOption,    stormsOption,        stormEveryOption,    churnRateOption,
+                       churnAwayOption,  dropEveryOption,     drainEveryOption,    drainForOption,
+                       adminKeyOption,   watchPidOption,      reportEveryOption,   shardOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -184,12 +389,81 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     }
     if (parser.isSet(versionOption))
         parser.showVersion();
-    if (!parser.positionalArguments().isEmpty()) {
-        *error = u"unexpected argument: %1"_s.arg(parser.positionalArguments().constFirst());
-        return false;
-    }
-
     ProbeOptions parsed;
+    // --json and --quiet: every command's.
+    auto parseOutput = [&] {
+        if (parser.isSet(jsonOption)) {
+            parsed.jsonPath = parser.value(jsonOption);
+            const QFileInfo info(parsed.jsonPath);
+            if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
+                *error =
+                    u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(parsed.jsonPath);
+                return false;
+            }
+        }
+        parsed.quiet = parser.isSet(quietOption);
+        return true;
+    };
+    QStringList positional = parser.positionalArguments();
+    if (!positional.isEmpty()) {
+        const QString command = positional.takeFirst();
+        if (command == u"merge"_s) {
+            parsed.command = Command::Merge;
+            if (positional.isEmpty()) {
+                *error = u"merge: name the --json files of the shards to combine"_s;
+                return false;
+            }
+            for (const QString &file : positional) {
+                if (!QFileInfo(file).isFile()) {
+                    *error = u"merge: no such file: %1"_s.arg(file);
+                    return false;
+                }
+            }
+            parsed.mergeFiles = positional;
+            for (const QString &name : parser.optionNames()) {
+                if (name != u"json"_s && name != u"quiet"_s) {
+                    *error = u"merge takes only --json and --quiet, not --%1"_s.arg(name);
+                    return false;
+                }
+            }
+            if (!parseOutput())
+                return false;
+            *options = std::move(parsed);
+            return true;
+        }
+        if (command != u"scenario"_s) {
+            *error = u"unknown command \"%1\": expected scenario NAME or merge FILE..."_s.arg(command);
+            return false;
+        }
+        if (positional.size() != 1) {
+            *error = u"scenario: name one of steady, burst, storm, soak, churn"_s;
+            return false;
+        }
+        const auto known =
+            std::find_if(std::begin(ScenarioNames), std::end(ScenarioNames),
+                         [&](const ScenarioName &entry) { return entry.name == positional[0]; });
+        if (known == std::end(ScenarioNames)) {
+            *error =
+                u"unknown scenario \"%1\": expected steady, burst, storm, soak or churn"_s.arg(positional[0]);
+            return false;
+        }
+        parsed.scenario = known->scenario;
+    }
+    // Options of one scenario only.
+    const std::pair<const QCommandLineOption *, Scenario> scenarioOptions[] = {
+        {&burstFactorOption, Scenario::Burst}, {&burstEveryOption, Scenario::Burst},
+        {&burstLengthOption, Scenario::Burst}, {&stormAtOption, Scenario::Storm},
+        {&stormsOption, Scenario::Storm},      {&stormEveryOption, Scenario::Storm},
+        {&churnRateOption, Scenario::Churn},   {&churnAwayOption, Scenario::Churn},
+        {&dropEveryOption, Scenario::Soak},    {&drainEveryOption, Scenario::Soak},
+        {&drainForOption, Scenario::Soak},     {&adminKeyOption, Scenario::Soak}};
+    for (const auto &[option, scenario] : scenarioOptions) {
+        if (parser.isSet(*option) && scenario != parsed.scenario) {
+            *error =
+                u"--%1 belongs to `scenario %2`"_s.arg(option->names().constFirst(), scenarioName(scenario));
+            return false;
+        }
+    }
 
     if (!parser.isSet(decisionOption)) {
         *error = u"--decision is required"_s;
@@ -229,6 +503,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
             parser.value(durationOption));
         return false;
     }
+    if (!parseScenario(parser, parser.isSet(durationOption), &parsed, error))
+        return false;
 
     if (parser.isSet(sharedStreamOption)) {
         parsed.sharedStream = parser.value(sharedStreamOption).trimmed();
@@ -333,15 +609,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
             return false;
         }
     }
-    if (parser.isSet(jsonOption)) {
-        parsed.jsonPath = parser.value(jsonOption);
-        const QFileInfo info(parsed.jsonPath);
-        if (parsed.jsonPath.isEmpty() || info.isDir() || !info.absoluteDir().exists()) {
-            *error = u"--json: cannot write \"%1\" (no such directory, or it is one)"_s.arg(parsed.jsonPath);
-            return false;
-        }
-    }
-    parsed.quiet = parser.isSet(quietOption);
+    if (!parseOutput())
+        return false;
     if (parser.isSet(eventLoopOption)) {
         parsed.eventLoop = parser.value(eventLoopOption).trimmed();
         if (parsed.eventLoop != u"epoll"_s && parsed.eventLoop != u"qt"_s) {

@@ -6,6 +6,7 @@
 // error into a message and exit code 2; Probe only ever sees valid options.
 #pragma once
 
+#include <QByteArray>
 #include <QHostAddress>
 #include <QList>
 #include <QString>
@@ -14,10 +15,54 @@
 
 namespace bfg::probe {
 
+// `bfg-probe scenario NAME`: what happens to the users while they publish.
+enum class Scenario {
+    Steady, // N users x R msg/s for D seconds (also what bfg-probe does without a command)
+    Burst,  // the rate jumps by a factor for short periods
+    Storm,  // every connection drops at once; time until all are live again
+    Soak,   // a long run with periodic drops and node drains, processes' memory sampled
+    Churn,  // users leave and come back continuously
+};
+
+QString scenarioName(Scenario scenario);
+
 struct ProbeOptions
 {
+    enum class Command { Run, Merge };
+    Command command = Command::Run;
+    QStringList mergeFiles; // Merge: the JSON results to combine
+
+    Scenario scenario = Scenario::Steady;
+    // burst: the rate is multiplied by burstFactor for the last burstLengthS
+    // of every burstEveryS of publishing.
+    double burstFactor = 10;
+    double burstEveryS = 10;
+    double burstLengthS = 2;
+    // storm: every connection aborted at stormAtS into publishing, `storms`
+    // times, stormEveryS apart.
+    double stormAtS = 5;
+    int storms = 1;
+    double stormEveryS = 30;
+    // churn: churnRate users a second close their connection and come back
+    // churnAwayS later, resuming from where they were.
+    double churnRate = 0; // 0: users / 10, at least 1
+    double churnAwayS = 2;
+    // soak: drops every dropEveryS, a node drained every drainEveryS for
+    // drainForS (needs adminKey), a figures line every reportEveryS.
+    double dropEveryS = 0;
+    double drainEveryS = 0;
+    double drainForS = 10;
+    QByteArray adminKey;
+    QList<qint64> watchPids; // memory (and CPU) sampled with the figures
+    double reportEveryS = 0; // 0: no periodic figures lines
+
+    // --shard i/n: this process runs users i, i+n, i+2n ... of `totalUsers`.
+    int shardIndex = 0;
+    int shardCount = 1;
+    int totalUsers = 100;
+
     QList<QUrl> decisionUrls;
-    int users = 100;
+    int users = 100;          // this process's (its shard's) users
     double ratePerUser = 2.0; // messages per second per user; 0: connect and listen only
     double durationS = 10.0;  // publishing phase, once every user is live
     QUrl publishUrl;          // empty: the publish_uri of the first assignment
@@ -37,7 +82,11 @@ struct ProbeOptions
     QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
 
     bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0); }
-    QString userId(int index) const { return userPrefix + QString::number(index); }
+    // Local index -> user id: shards of one run name distinct users.
+    QString userId(int index) const
+    {
+        return userPrefix + QString::number(qint64(shardIndex) + qint64(index) * shardCount);
+    }
 
     // Parses `arguments` (argv as a list); works before QCoreApplication exists, as
     // main() needs it to. Handles --help and --version itself (prints and exits 0).

@@ -6,17 +6,34 @@
 // benchmark records. Probe fills it in once, at the end of the run.
 #pragma once
 
+#include <map>
+
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
 #include <QtGlobal>
 
+#include "common/latencyhistogram.h"
+
 class QTextStream;
 
 namespace bfg::probe {
 
+// One process's memory and CPU, sampled with the figures lines.
+struct ProcessSamples
+{
+    QString name; // "probe" or "pid <n>"
+    qint64 firstRssKb = 0;
+    qint64 maxRssKb = 0;
+    qint64 lastRssKb = 0;
+    double cpuSeconds = 0;            // over the run
+    QList<QPair<double, qint64>> rss; // (seconds into the run, kB)
+};
+
 struct ProbeReport
 {
+    QString scenario = QStringLiteral("steady");
+    int shards = 1; // results merged into this one
     int users = 0;
     int usersLive = 0;      // went live at least once
     int usersLiveAtEnd = 0; // live when the run ended
@@ -53,11 +70,26 @@ struct ProbeReport
     quint64 sharedAcked = 0;    // the highest seq this probe's own publishes got (0: it did not publish)
     quint64 sharedMinSeq = 0;   // the last seq the user furthest behind had received
 
-    double latencyP50Ms = 0;
-    double latencyP90Ms = 0;
-    double latencyP99Ms = 0;
-    double latencyP999Ms = 0;
-    double latencyMaxMs = 0;
+    LatencyHistogram latency; // publish -> receive, every message
+
+    // burst: latency of the messages sent in bursts and between them
+    double burstFactor = 0;
+    quint64 burstSent = 0;
+    LatencyHistogram burstLatency;
+    LatencyHistogram quietLatency;
+    // storm (and soak's drops): how long until every user dropped was live again
+    QList<double> recoveryS;
+    int usersNotBack = 0;                   // dropped by the last one and not live again at the end
+    std::map<int, quint64> decisionAnswers; // HTTP status -> count (0: no answer)
+    // churn
+    quint64 leaves = 0;
+    quint64 rejoins = 0;
+    int away = 0;                   // left and not live again at the end
+    LatencyHistogram rejoinLatency; // start -> live again, µs
+    // soak
+    int drains = 0;
+    int drainFailures = 0;
+    QList<ProcessSamples> processes;
 
     bool interrupted = false;
     QString fatal; // why the run could not do its job at all, e.g. no publish URL
@@ -70,6 +102,10 @@ struct ProbeReport
 
     void print(QTextStream &out) const;
     QJsonObject toJson() const;
+    // What toJson() wrote (figures derived from histograms are not read back).
+    static bool fromJson(const QJsonObject &json, ProbeReport *out, QString *error);
+    // Adds the results of another shard of the same run.
+    void merge(const ProbeReport &other);
 };
 
 } // namespace bfg::probe

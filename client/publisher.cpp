@@ -271,7 +271,7 @@ void Publisher::tick()
     const qint64 sendUs = protocol::nowUs(); // one clock read per tick: these go out together
 
     for (Source &source : m_sources) {
-        source.due += source.rate * elapsedS;
+        source.due += source.rate * m_rateFactor * elapsedS;
         if (source.due < 1.0)
             continue;
         const auto count = quint64(source.due);

@@ -55,6 +55,8 @@ public:
     // `idPrefix` (unique per probe: several may publish to one stream).
     void addStream(int key, const QString &stream, double rate, const QString &idPrefix);
     void start();
+    // Every source publishes at `factor` times its rate from now on (burst).
+    void setRateFactor(double factor) { m_rateFactor = factor; }
     // No new messages from now on; queued and in-flight requests still complete.
     void stopScheduling();
     // Gives up on everything not acked yet (end of the run).
@@ -95,6 +97,7 @@ private:
     QTimer m_tickTimer;
     QElapsedTimer m_clock;
     qint64 m_lastTickNs = 0;
+    double m_rateFactor = 1.0;
 
     std::vector<Source> m_sources;
     std::shared_ptr<Batch> m_building; // what this tick makes due

@@ -214,6 +214,7 @@ void DecisionClient::onAnswer(int index, const std::shared_ptr<Attempt> &attempt
         return;
     AssignResult &result = attempt->result;
     const int status = response.status;
+    ++m_answers[status];
     const QByteArray body = response.body.left(MaxBodyBytes); // an assignment is a few hundred bytes
     result.httpStatus = status;
     const QString server = m_urls.at(index).toString();

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -51,6 +52,9 @@ public:
     void setMaxConnections(int count) { m_maxConnections = std::max(1, count); }
     int maxConnections() const { return m_maxConnections; }
     QList<QUrl> decisionUrls() const { return m_urls; }
+    // How the decision servers answered so far, by HTTP status (0: no answer:
+    // refused, reset or timed out); redirects are followed, not counted.
+    const std::map<int, quint64> &answers() const { return m_answers; }
 
     // Tries each decision server at most once, in order from the last one
     // that answered; `done` is called once, on this object's thread.
@@ -78,6 +82,7 @@ private:
     int m_preferred = 0;
     int m_timeoutMs = 5000;
     int m_maxConnections = DefaultMaxConnections;
+    std::map<int, quint64> m_answers;
 };
 
 } // namespace bfg

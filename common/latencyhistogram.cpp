@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <QJsonArray>
+
 namespace bfg {
 
 namespace {
@@ -89,6 +91,44 @@ qint64 LatencyHistogram::percentileUs(double percent) const
         }
     }
     return m_max;
+}
+
+QJsonObject LatencyHistogram::toJson() const
+{
+    QJsonArray buckets;
+    for (int i = 0; i < BucketCount; ++i) {
+        if (m_buckets[size_t(i)])
+            buckets.append(QJsonArray{i, double(m_buckets[size_t(i)])});
+    }
+    return {{QStringLiteral("count"), double(m_count)},
+            {QStringLiteral("min_us"), double(minUs())},
+            {QStringLiteral("max_us"), double(m_max)},
+            {QStringLiteral("sum_us"), double(m_sum)},
+            {QStringLiteral("buckets"), buckets}};
+}
+
+bool LatencyHistogram::fromJson(const QJsonObject &json, LatencyHistogram *out)
+{
+    LatencyHistogram parsed;
+    quint64 total = 0;
+    for (const QJsonValue &entry : json.value(QStringLiteral("buckets")).toArray()) {
+        const QJsonArray pair = entry.toArray();
+        const qint64 index = pair.at(0).toInteger(-1);
+        const qint64 count = pair.at(1).toInteger(-1);
+        if (pair.size() != 2 || index < 0 || index >= BucketCount || count < 0)
+            return false;
+        parsed.m_buckets[size_t(index)] += quint64(count);
+        total += quint64(count);
+    }
+    parsed.m_count = total;
+    parsed.m_min = json.value(QStringLiteral("min_us")).toInteger();
+    parsed.m_max = json.value(QStringLiteral("max_us")).toInteger();
+    parsed.m_sum = json.value(QStringLiteral("sum_us")).toInteger();
+    if (qint64(total) != json.value(QStringLiteral("count")).toInteger(-1) || parsed.m_min < 0 ||
+        parsed.m_max < parsed.m_min)
+        return false;
+    *out = std::move(parsed);
+    return true;
 }
 
 } // namespace bfg

@@ -7,6 +7,7 @@
 // the push node publish -> write. Not thread-safe: one per thread, merged.
 #pragma once
 
+#include <QJsonObject>
 #include <QtGlobal>
 
 #include <vector>
@@ -29,6 +30,13 @@ public:
     // The value below which `percent` % of the samples fall (0 < percent <= 100),
     // as the midpoint of its bucket, never above the largest sample.
     qint64 percentileUs(double percent) const;
+
+    // Every sample kept, for merging the histograms of several processes:
+    // {"count", "min_us", "max_us", "sum_us", "buckets": [[index, count] ...]}
+    // with the non-empty buckets only.
+    QJsonObject toJson() const;
+    // False (and `out` untouched) when `json` is not what toJson() writes.
+    static bool fromJson(const QJsonObject &json, LatencyHistogram *out);
 
 private:
     static int indexOf(quint64 us);

@@ -37,6 +37,7 @@ public:
     // The operator key bfgd generated in its data directory (admin API).
     QByteArray adminKey() const;
     QByteArray output() const { return m_output; } // stderr + stdout so far
+    qint64 processId() const { return m_process.processId(); }
 
 private:
     QStringList m_extraArgs;

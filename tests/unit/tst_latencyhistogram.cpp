@@ -6,6 +6,7 @@
 // within the promised ~2%.
 #include <cmath>
 
+#include <QJsonDocument>
 #include <QRandomGenerator>
 #include <QTest>
 
@@ -53,6 +54,9 @@ private Q_SLOTS:
     void percentileNeverExceedsTheLargestSample();
     void mergeEqualsRecordingEverything();
     void mergeWithEmptyChangesNothing();
+    void jsonRoundTripKeepsEverySample();
+    void malformedJsonIsRefused_data();
+    void malformedJsonIsRefused();
     void emptyHistogramReportsZero();
     void negativeSampleCountsAsZero();
     void resetEmptiesTheHistogram();
@@ -247,6 +251,52 @@ void TestLatencyHistogram::hugeSamplesAreCountedAndMaxIsExact()
     const qint64 p50 = histogram.percentileUs(50);
     QVERIFY2(std::abs(double(p50 - hour)) / double(hour) <= 0.02, qPrintable(describe(p50, hour)));
     QVERIFY(histogram.percentileUs(100) <= beyondRange);
+}
+
+void TestLatencyHistogram::jsonRoundTripKeepsEverySample()
+{
+    // What `bfg-probe merge` relies on: a histogram written by one probe and
+    // read back by another answers every percentile alike.
+    QRandomGenerator random(7);
+    LatencyHistogram original;
+    for (int i = 0; i < 5000; ++i)
+        original.record(qint64(random.bounded(1, 3000000)));
+    LatencyHistogram copy;
+    QVERIFY(LatencyHistogram::fromJson(original.toJson(), &copy));
+    QCOMPARE(copy.count(), original.count());
+    QCOMPARE(copy.minUs(), original.minUs());
+    QCOMPARE(copy.maxUs(), original.maxUs());
+    QCOMPARE(copy.meanUs(), original.meanUs());
+    for (double p : {1.0, 50.0, 90.0, 99.0, 99.9, 100.0})
+        QCOMPARE(copy.percentileUs(p), original.percentileUs(p));
+
+    LatencyHistogram empty;
+    QVERIFY(LatencyHistogram::fromJson(LatencyHistogram().toJson(), &empty));
+    QCOMPARE(empty.count(), quint64(0));
+}
+
+void TestLatencyHistogram::malformedJsonIsRefused_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::newRow("count disagrees with the buckets")
+        << QByteArray(R"({"count": 3, "min_us": 1, "max_us": 1, "sum_us": 2, "buckets": [[1, 2]]})");
+    QTest::newRow("bucket index out of range")
+        << QByteArray(R"({"count": 1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[99999999, 1]]})");
+    QTest::newRow("negative count") << QByteArray(
+        R"({"count": -1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, -1]]})");
+    QTest::newRow("not pairs") << QByteArray(
+        R"({"count": 1, "min_us": 1, "max_us": 1, "sum_us": 1, "buckets": [[1, 1, 1]]})");
+    QTest::newRow("max below min") << QByteArray(
+        R"({"count": 1, "min_us": 5, "max_us": 1, "sum_us": 1, "buckets": [[1, 1]]})");
+}
+
+void TestLatencyHistogram::malformedJsonIsRefused()
+{
+    QFETCH(QByteArray, json);
+    LatencyHistogram histogram;
+    histogram.record(42);
+    QVERIFY(!LatencyHistogram::fromJson(QJsonDocument::fromJson(json).object(), &histogram));
+    QCOMPARE(histogram.count(), quint64(1)); // untouched
 }
 
 QTEST_GUILESS_MAIN(TestLatencyHistogram)
