@@ -2,6 +2,7 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // bfg-probe: the BFG QA client and load driver. See `bfg-probe --help`.
+// With --gui it hands over to the window (client/gui) when it was built in.
 #include <csignal>
 #include <cstdio>
 
@@ -14,6 +15,9 @@
 #include "client/probeoptions.h"
 #include "client/signalwatcher.h"
 #include "common/eventloop/epolleventdispatcher.h"
+#ifdef BFG_PROBE_GUI
+#include "client/gui/probegui.h"
+#endif
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -35,6 +39,16 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "bfg-probe: %s\nTry 'bfg-probe --help' for more information.\n",
                      qPrintable(error));
         return 2;
+    }
+    if (options.gui) {
+#ifdef BFG_PROBE_GUI
+        // A QApplication, on Qt's default event dispatcher (it drives the window system too).
+        return bfg::probe::runProbeGui(argc, argv, options);
+#else
+        std::fprintf(stderr, "bfg-probe: --gui: this bfg-probe was built without its GUI "
+                             "(configure with -DBFG_BUILD_CONSOLE=ON, which needs Qt Widgets and Charts)\n");
+        return 2;
+#endif
     }
     // Qt's default dispatcher polls every socket on every wake; with thousands of users
     // that was most of the probe's CPU. The application takes ownership.

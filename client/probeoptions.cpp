@@ -98,14 +98,19 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "servers, publishes to each user's personal stream at a steady rate, and checks that every "
         "message arrives exactly once, in order, to the right user; measures end-to-end latency.\n\n"
         "Exit code: 0 when nothing was lost, duplicated, reordered or misdelivered and every user "
-        "went live; 1 otherwise; 2 for bad usage."_s);
+        "went live; 1 otherwise; 2 for bad usage.\n\n"
+        "With --gui it is instead a window that watches one user: its connection state and node, the "
+        "messages arriving (stream, seq, latency, payload) with the same checks, a latency chart, and "
+        "buttons to drop the connection, pause reading, publish to the user and switch decision "
+        "servers. --decision, --user, --publish and --publish-key fill in its fields; nothing else "
+        "applies to it."_s);
     const QCommandLineOption helpOption = parser.addHelpOption();
     const QCommandLineOption versionOption = parser.addVersionOption();
 
     const QCommandLineOption decisionOption(
         u"decision"_s,
         u"Decision server base URL(s), comma separated, asked in order with fallback "
-        "(e.g. http://127.0.0.1:8080). Required."_s,
+        "(e.g. http://127.0.0.1:8080). Required, except with --gui."_s,
         u"url[,url...]"_s);
     const QCommandLineOption usersOption(u"users"_s, u"Number of simulated users (default 100)."_s, u"n"_s);
     const QCommandLineOption rateOption(
@@ -118,6 +123,13 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"publish"_s,
         u"Base URL of a push node's publish API (default: the publish_uri the decision server names)."_s,
         u"url"_s);
+    const QCommandLineOption guiOption(
+        u"gui"_s,
+        u"Open a window that watches one user (QA): connect, see the state, node and every message, "
+        "drop the connection, pause reading, publish, switch decision servers. Needs a build with "
+        "BFG_BUILD_CONSOLE."_s);
+    const QCommandLineOption userOption(
+        u"user"_s, u"With --gui: the user id to fill in (1..128 of [A-Za-z0-9._@-])."_s, u"id"_s);
     const QCommandLineOption publishKeyOption(
         u"publish-key"_s, u"API key for publishing, sent as \"Authorization: Bearer <key>\"."_s, u"key"_s);
     const QCommandLineOption noPublishOption(
@@ -166,7 +178,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     parser.addOptions({decisionOption, usersOption, rateOption, durationOption, publishOption,
                        publishKeyOption, noPublishOption, userPrefixOption, rampOption, maxConnectingOption,
                        sourceAddressOption, sharedStreamOption, sharedRateOption, dropAtOption, jsonOption,
-                       quietOption, eventLoopOption});
+                       quietOption, eventLoopOption, guiOption, userOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -190,8 +202,33 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     }
 
     ProbeOptions parsed;
+    parsed.gui = parser.isSet(guiOption);
+    if (parsed.gui) {
+        // Load options mean nothing to one user in a window: say so rather than ignore them.
+        for (const QCommandLineOption &option :
+             {usersOption, rateOption, durationOption, noPublishOption, userPrefixOption, rampOption,
+              maxConnectingOption, sourceAddressOption, sharedStreamOption, sharedRateOption, dropAtOption,
+              jsonOption, quietOption, eventLoopOption}) {
+            if (parser.isSet(option)) {
+                *error = u"--%1 does not apply to --gui"_s.arg(option.names().constFirst());
+                return false;
+            }
+        }
+        parsed.eventLoop = u"qt"_s; // a QApplication runs on Qt's own dispatcher
+    } else if (parser.isSet(userOption)) {
+        *error = u"--user needs --gui (headless users are named by --user-prefix)"_s;
+        return false;
+    }
+    if (parser.isSet(userOption)) {
+        parsed.guiUserId = parser.value(userOption).trimmed();
+        if (!protocol::isValidUserId(parsed.guiUserId)) {
+            *error = u"--user: expected 1..%1 of [A-Za-z0-9._@-], got \"%2\""_s.arg(MaxUserIdLength)
+                         .arg(parser.value(userOption));
+            return false;
+        }
+    }
 
-    if (!parser.isSet(decisionOption)) {
+    if (!parser.isSet(decisionOption) && !parsed.gui) {
         *error = u"--decision is required"_s;
         return false;
     }
@@ -203,7 +240,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         }
         parsed.decisionUrls.append(url);
     }
-    if (parsed.decisionUrls.isEmpty()) {
+    if (parsed.decisionUrls.isEmpty() && parser.isSet(decisionOption)) {
         *error = u"--decision: no URL given"_s;
         return false;
     }
