@@ -2,8 +2,15 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // bfg-probe: the BFG QA client and load driver. See `bfg-probe --help`.
+// With --gui it hands over to bfg-probe-gui (client/gui), installed next to
+// it: bfg-probe itself links no GUI library, so it runs on headless load
+// machines.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+
+#include <unistd.h>
 
 #include <QCoreApplication>
 #include <QLoggingCategory>
@@ -17,6 +24,25 @@
 #include "common/eventloop/epolleventdispatcher.h"
 
 using namespace Qt::Literals::StringLiterals;
+
+namespace {
+// Replaces this process with bfg-probe-gui from this program's directory,
+// with the same arguments; returns 2 with a message when that fails.
+int startGui(char *argv[])
+{
+    char self[4096];
+    const ssize_t length = readlink("/proc/self/exe", self, sizeof self - 1);
+    QByteArray gui = length > 0 ? QByteArray(self, int(length)) : QByteArray(argv[0]);
+    gui = gui.left(gui.lastIndexOf('/') + 1) + "bfg-probe-gui";
+    argv[0] = gui.data();
+    execv(gui.constData(), argv);
+    std::fprintf(stderr,
+                 "bfg-probe: --gui: cannot start %s: %s (the window is bfg-probe-gui, built with "
+                 "-DBFG_BUILD_CONSOLE=ON, which needs Qt Widgets and Charts)\n",
+                 gui.constData(), std::strerror(errno));
+    return 2;
+}
+} // namespace
 
 int main(int argc, char *argv[])
 {
@@ -37,6 +63,8 @@ int main(int argc, char *argv[])
                      qPrintable(error));
         return 2;
     }
+    if (options.gui)
+        return startGui(argv); // returns only if it cannot
     if (options.command == bfg::probe::ProbeOptions::Command::Merge) {
         QCoreApplication app(argc, argv);
         return bfg::probe::mergeResults(options.mergeFiles, options.jsonPath);

@@ -250,7 +250,12 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "  merge FILE...        combine the --json results of the shards of one run (--shard) into one\n"
         "                       verdict (and --json file)\n\n"
         "Exit code: 0 when nothing was lost, duplicated, reordered or misdelivered and every user "
-        "went live (and the scenario's own conditions held); 1 otherwise; 2 for bad usage."_s);
+        "went live (and the scenario's own conditions held); 1 otherwise; 2 for bad usage.\n\n"
+        "With --gui it is instead a window that watches one user (the bfg-probe-gui program, installed "
+        "next to it): its connection state and node, the messages arriving (stream, seq, latency, "
+        "payload) with the same checks, a latency chart, and buttons to drop the connection, pause "
+        "reading, publish to the user and switch decision servers. --decision, --user, --publish and "
+        "--publish-key fill in its fields; nothing else applies to it."_s);
     parser.addPositionalArgument(u"command"_s, u"scenario NAME, or merge FILE..."_s, u"[command]"_s);
     const QCommandLineOption helpOption = parser.addHelpOption();
     const QCommandLineOption versionOption = parser.addVersionOption();
@@ -258,7 +263,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     const QCommandLineOption decisionOption(
         u"decision"_s,
         u"Decision server base URL(s), comma separated, asked in order with fallback "
-        "(e.g. http://127.0.0.1:8080). Required."_s,
+        "(e.g. http://127.0.0.1:8080). Required, except with --gui."_s,
         u"url[,url...]"_s);
     const QCommandLineOption usersOption(u"users"_s, u"Number of simulated users (default 100)."_s, u"n"_s);
     const QCommandLineOption rateOption(
@@ -271,6 +276,13 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"publish"_s,
         u"Base URL of a push node's publish API (default: the publish_uri the decision server names)."_s,
         u"url"_s);
+    const QCommandLineOption guiOption(
+        u"gui"_s,
+        u"Open a window that watches one user (QA): connect, see the state, node and every message, "
+        "drop the connection, pause reading, publish, switch decision servers. Needs a build with "
+        "BFG_BUILD_CONSOLE."_s);
+    const QCommandLineOption userOption(
+        u"user"_s, u"With --gui: the user id to fill in (1..128 of [A-Za-z0-9._@-])."_s, u"id"_s);
     const QCommandLineOption publishKeyOption(
         u"publish-key"_s, u"API key for publishing, sent as \"Authorization: Bearer <key>\"."_s, u"key"_s);
     const QCommandLineOption noPublishOption(
@@ -364,14 +376,14 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "files with `bfg-probe merge`."_s,
         u"i/n"_s);
 
-    parser.addOptions({decisionOption,   usersOption,         rateOption,          durationOption,
-                       publishOption,    publishKeyOption,    noPublishOption,     userPrefixOption,
-                       rampOption,       maxConnectingOption, sourceAddressOption, sharedStreamOption,
-                       sharedRateOption, dropAtOption,        jsonOption,          quietOption,
-                       eventLoopOption,  burstFactorOption,   burstEveryOption,    burstLengthOption,
-                       stormAtOption,    stormsOption,        stormEveryOption,    churnRateOption,
-                       churnAwayOption,  dropEveryOption,     drainEveryOption,    drainForOption,
-                       adminKeyOption,   watchPidOption,      reportEveryOption,   shardOption});
+    parser.addOptions(
+        {decisionOption,      usersOption,        rateOption,        durationOption,   publishOption,
+         publishKeyOption,    noPublishOption,    userPrefixOption,  rampOption,       maxConnectingOption,
+         sourceAddressOption, sharedStreamOption, sharedRateOption,  dropAtOption,     jsonOption,
+         quietOption,         eventLoopOption,    burstFactorOption, burstEveryOption, burstLengthOption,
+         stormAtOption,       stormsOption,       stormEveryOption,  churnRateOption,  churnAwayOption,
+         dropEveryOption,     drainEveryOption,   drainForOption,    adminKeyOption,   watchPidOption,
+         reportEveryOption,   shardOption,        guiOption,         userOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -390,6 +402,40 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     if (parser.isSet(versionOption))
         parser.showVersion();
     ProbeOptions parsed;
+    parsed.gui = parser.isSet(guiOption);
+    if (parsed.gui) {
+        // Load options mean nothing to one user in a window: say so rather than ignore them.
+        for (const QCommandLineOption &option :
+             {usersOption,        rateOption,       durationOption,      noPublishOption,
+              userPrefixOption,   rampOption,       maxConnectingOption, sourceAddressOption,
+              sharedStreamOption, sharedRateOption, dropAtOption,        jsonOption,
+              quietOption,        eventLoopOption,  burstFactorOption,   burstEveryOption,
+              burstLengthOption,  stormAtOption,    stormsOption,        stormEveryOption,
+              churnRateOption,    churnAwayOption,  dropEveryOption,     drainEveryOption,
+              drainForOption,     adminKeyOption,   watchPidOption,      reportEveryOption,
+              shardOption}) {
+            if (parser.isSet(option)) {
+                *error = u"--%1 does not apply to --gui"_s.arg(option.names().constFirst());
+                return false;
+            }
+        }
+        if (!parser.positionalArguments().isEmpty()) {
+            *error = u"--gui takes no command (%1)"_s.arg(parser.positionalArguments().constFirst());
+            return false;
+        }
+        parsed.eventLoop = u"qt"_s; // a QApplication runs on Qt's own dispatcher
+    } else if (parser.isSet(userOption)) {
+        *error = u"--user needs --gui (headless users are named by --user-prefix)"_s;
+        return false;
+    }
+    if (parser.isSet(userOption)) {
+        parsed.guiUserId = parser.value(userOption).trimmed();
+        if (!protocol::isValidUserId(parsed.guiUserId)) {
+            *error = u"--user: expected 1..%1 of [A-Za-z0-9._@-], got \"%2\""_s.arg(MaxUserIdLength)
+                         .arg(parser.value(userOption));
+            return false;
+        }
+    }
     // --json and --quiet: every command's.
     auto parseOutput = [&] {
         if (parser.isSet(jsonOption)) {
@@ -465,7 +511,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         }
     }
 
-    if (!parser.isSet(decisionOption)) {
+    if (!parser.isSet(decisionOption) && !parsed.gui) {
         *error = u"--decision is required"_s;
         return false;
     }
@@ -477,7 +523,7 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         }
         parsed.decisionUrls.append(url);
     }
-    if (parsed.decisionUrls.isEmpty()) {
+    if (parsed.decisionUrls.isEmpty() && parser.isSet(decisionOption)) {
         *error = u"--decision: no URL given"_s;
         return false;
     }

@@ -4,6 +4,8 @@
 // What one bfg-probe run was asked to do, parsed and checked from the
 // command line in one place with every default. main() turns a parse
 // error into a message and exit code 2; Probe only ever sees valid options.
+// With --gui the window (ProbeWindow) takes the decision URLs, the user id
+// and the publish settings as its starting values; nothing else applies.
 #pragma once
 
 #include <QByteArray>
@@ -80,6 +82,8 @@ struct ProbeOptions
     QString jsonPath;
     bool quiet = false;
     QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
+    bool gui = false;                            // --gui: one user in a window; decisionUrls may be empty
+    QString guiUserId;                           // --user: the window's user id, when given
 
     bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0); }
     // Local index -> user id: shards of one run name distinct users.

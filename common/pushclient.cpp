@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <QPointer>
+#include <QSocketNotifier>
 #include <QTcpSocket>
 #include <QWebSocket>
 
@@ -37,6 +38,23 @@ qsizetype messageOffset(const QByteArray &bytes)
             return length == quint64(bytes.size() - i - 1) ? i + 1 : 0;
     }
     return 0;
+}
+
+// The notifier through which the TCP socket under `socket` learns that data arrived. Qt has no
+// API to stop a socket's reading; its socket engine (a child of the QTcpSocket) keeps the
+// notifier as a child and takes its enabled state for its own, so disabling it is how the
+// engine itself stops reading when its buffer is full.
+QSocketNotifier *readNotifierOf(QWebSocket *socket)
+{
+    auto *tcp = socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
+    if (!tcp)
+        return nullptr;
+    const auto notifiers = tcp->findChildren<QSocketNotifier *>();
+    for (QSocketNotifier *notifier : notifiers) {
+        if (notifier->type() == QSocketNotifier::Read && notifier->socket() == tcp->socketDescriptor())
+            return notifier;
+    }
+    return nullptr;
 }
 } // namespace
 
@@ -91,6 +109,78 @@ void PushClient::dropConnection()
     discardSocket(false);
     Q_EMIT disconnected(AbnormalClose, u"connection dropped"_s);
     scheduleReconnect(0);
+}
+
+void PushClient::switchDecision(DecisionClient *decision)
+{
+    m_decision = decision;
+    if (m_state == State::Idle || m_state == State::Stopped)
+        return;
+    qCDebug(lcClient) << m_options.userId << "switching to decision servers" << decision->decisionUrls();
+    m_retryTimer.stop();
+    const bool hadSocket = m_socket != nullptr;
+    discardSocket(true);
+    if (hadSocket)
+        Q_EMIT disconnected(QWebSocketProtocol::CloseCodeNormal, u"switching decision servers"_s);
+    if (m_everLive)
+        ++m_reconnects;
+    m_backoff.reset();
+    resolve();
+}
+
+void PushClient::pauseReading()
+{
+    if (m_state != State::Live || m_readingPaused || m_pauseRequested)
+        return;
+    m_pauseRequested = true;
+    applyPause();
+}
+
+void PushClient::resumeReading()
+{
+    m_pauseRequested = false;
+    if (!m_readingPaused)
+        return;
+    if (m_readNotifier)
+        m_readNotifier->setEnabled(true);
+    m_readingPaused = false;
+    m_readNotifier = nullptr;
+    // The silence while paused was ours: the heartbeat deadline counts from now.
+    if (m_state == State::Live)
+        resetHeartbeat(m_heartbeatMs);
+    qCDebug(lcClient) << m_options.userId << "reading resumed";
+    Q_EMIT readingPausedChanged(false);
+}
+
+void PushClient::applyPause()
+{
+    if (!m_pauseRequested || !m_socket)
+        return;
+    // Bytes still buffered are frames QWebSocket has yet to parse, perhaps the start of one it
+    // would wait 5 s for: stop once they are parsed (checked again at the next frame).
+    auto *tcp = m_socket->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly);
+    if (tcp && tcp->bytesAvailable() > 0)
+        return;
+    m_pauseRequested = false;
+    QSocketNotifier *notifier = readNotifierOf(m_socket);
+    if (!notifier) {
+        qCWarning(lcClient) << m_options.userId << "cannot pause reading: no read notifier on the socket";
+        return;
+    }
+    notifier->setEnabled(false);
+    m_readNotifier = notifier;
+    m_readingPaused = true;
+    m_deadlineTimer.stop(); // silence is expected now
+    qCDebug(lcClient) << m_options.userId << "reading paused";
+    Q_EMIT readingPausedChanged(true);
+}
+
+void PushClient::endPause()
+{
+    m_pauseRequested = false;
+    m_readNotifier = nullptr;
+    if (std::exchange(m_readingPaused, false))
+        Q_EMIT readingPausedChanged(false);
 }
 
 QHash<QString, v1::StreamPosition> PushClient::positions() const
@@ -169,6 +259,8 @@ void PushClient::onAssigned(const AssignResult &result)
         return;
     }
     m_nodeId = QString::fromStdString(result.response.node());
+    m_nodeUrl = uri;
+    m_publishUrl = QUrl(QString::fromStdString(result.response.publish_uri()));
     connectTo(uri, QByteArray::fromStdString(result.response.token()));
 }
 
@@ -270,6 +362,8 @@ void PushClient::sendHello(const QByteArray &token)
 void PushClient::onBinaryMessage(const QByteArray &bytes)
 {
     m_lastFrame.restart();
+    if (m_pauseRequested)
+        applyPause();
     // Nearly every frame is a Message: parsed into the one kept from the last, whose strings
     // keep their capacity, it costs no allocation. Anything else takes the general path.
     if (const qsizetype offset = messageOffset(bytes);
@@ -434,6 +528,7 @@ void PushClient::discardSocket(bool graceful)
     if (!socket)
         return;
     m_deadlineTimer.stop();
+    endPause();
     socket->disconnect(this);
     if (graceful && socket->state() == QAbstractSocket::ConnectedState) {
         // Let the closing handshake finish, but do not wait for a peer that never answers.
@@ -454,6 +549,7 @@ void PushClient::scheduleReconnect(int minimumDelayMs)
     ++m_generation; // whatever was in flight belongs to the connection given up
     const int delayMs = std::max(minimumDelayMs, m_backoff.nextDelayMs());
     qCDebug(lcClient) << m_options.userId << "reconnecting in" << delayMs << "ms";
+    m_nextAttemptMs = protocol::nowMs() + delayMs;
     setState(State::BackingOff);
     m_retryTimer.start(delayMs);
 }

@@ -9,6 +9,8 @@
 // codes stop the client. Used by bfg-probe (one per simulated user) and
 // the console. Clients that share a ConnectGate wait for a slot before
 // asking the decision server and hold it until they are live or back off.
+// bfg-probe --gui also pauses reading (to provoke SLOW_CONSUMER) and moves
+// a live client to other decision servers.
 #pragma once
 
 #include <string>
@@ -27,6 +29,7 @@
 #include "common/connectgate.h"
 
 class QNetworkAccessManager;
+class QSocketNotifier;
 class QWebSocket;
 
 namespace bfg {
@@ -65,10 +68,27 @@ public:
     // Aborts the TCP connection as a network failure would; the client then
     // reconnects and resumes like after any other loss.
     void dropConnection();
+    // Goes back to resolving through `decision` (which must outlive this client) and resumes
+    // from the positions held, as after a Reconnect frame. Closes a live connection first.
+    void switchDecision(DecisionClient *decision);
+
+    // Stops reading the live connection's socket, so that the node's send queue fills as it
+    // would for a slow client; nothing is read (not even a close) until resumeReading().
+    // Takes effect at the next frame boundary (QWebSocket closes a connection whose frame
+    // stays incomplete for 5 s). Ends with the connection.
+    void pauseReading();
+    void resumeReading();
+    bool isReadingPaused() const { return m_readingPaused; }
 
     State state() const { return m_state; }
     QString userId() const { return m_options.userId; }
     QString nodeId() const { return m_nodeId; }
+    // The push node of the current (or last) assignment, and its publish API: what the decision
+    // server said (AssignResponse.uri and publish_uri; the latter may be empty).
+    QUrl nodeUrl() const { return m_nodeUrl; }
+    QUrl publishUrl() const { return m_publishUrl; }
+    // While BackingOff: when the next attempt starts (ms since the epoch); 0 otherwise.
+    qint64 nextAttemptMs() const { return m_state == State::BackingOff ? m_nextAttemptMs : 0; }
     // Last position per stream: epoch and the seq of the last message seen.
     QHash<QString, v1::StreamPosition> positions() const;
     int reconnects() const { return m_reconnects; }
@@ -83,6 +103,8 @@ Q_SIGNALS:
     void disconnected(int closeCode, const QString &reason);
     // A terminal error: the client has stopped.
     void failed(int code, const QString &text);
+    // pauseReading() took effect, or reading resumed (also when the connection ended).
+    void readingPausedChanged(bool paused);
 
 private:
     void setState(State state);
@@ -101,6 +123,9 @@ private:
     // Forgets the current socket: no more signals from it, closed or aborted, deleted later.
     void discardSocket(bool graceful);
     void scheduleReconnect(int minimumDelayMs);
+    // Stops reading if a pause is asked for and QWebSocket holds no part of a frame.
+    void applyPause();
+    void endPause();
     void resetHeartbeat(int intervalMs);
     void fail(int code, const QString &text);
 
@@ -113,6 +138,12 @@ private:
     QTimer m_retryTimer;
     QTimer m_deadlineTimer; // connect timeout, then heartbeat silence
     QString m_nodeId;
+    QUrl m_nodeUrl;
+    QUrl m_publishUrl;
+    qint64 m_nextAttemptMs = 0;
+    QPointer<QSocketNotifier> m_readNotifier; // of the paused socket
+    bool m_pauseRequested = false;
+    bool m_readingPaused = false;
     // By stream name as on the wire. Node-based, so that the entry of the last Message's
     // stream stays where it is: a steady stream costs one string compare per message.
     std::unordered_map<std::string, v1::StreamPosition> m_positions;
