@@ -168,7 +168,14 @@ ProbeWindow::ProbeWindow(const ProbeOptions &options, QWidget *parent)
     resize(1200, 860);
 }
 
-ProbeWindow::~ProbeWindow() = default;
+ProbeWindow::~ProbeWindow()
+{
+    // The session is a child and outlives this destructor: stopping its client then
+    // emits signals whose handlers here would reach a window already half gone.
+    m_session->disconnect(this);
+    if (PushClient *client = m_session->client())
+        client->disconnect(this);
+}
 
 QWidget *ProbeWindow::createConnectionBox()
 {
