@@ -2,6 +2,9 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "common/token.h"
 
+#include <algorithm>
+
+#include <QCryptographicHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -16,12 +19,6 @@ namespace bfg {
 namespace {
 constexpr auto Base64Url = QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals;
 
-QByteArray headerPart()
-{
-    static const QByteArray header = QByteArray(R"({"alg":"HS256","typ":"JWT"})").toBase64(Base64Url);
-    return header;
-}
-
 bool decodeBase64Url(QByteArrayView part, QByteArray *out)
 {
     auto result = QByteArray::fromBase64Encoding(
@@ -33,23 +30,58 @@ bool decodeBase64Url(QByteArrayView part, QByteArray *out)
 }
 } // namespace
 
-TokenSigner::TokenSigner(QByteArray secret)
-    : m_secret(std::move(secret))
-{}
+TokenSigner::TokenSigner(QByteArray secret, const QList<QByteArray> &previous)
+{
+    m_keys.push_back({keyId(secret), std::move(secret)});
+    for (const QByteArray &older : previous)
+        m_keys.push_back({keyId(older), older});
+}
+
+QByteArray TokenSigner::keyId(const QByteArray &secret)
+{
+    return QCryptographicHash::hash(secret, QCryptographicHash::Sha256).toHex().left(16);
+}
 
 QByteArray TokenSigner::sign(const TokenClaims &claims) const
 {
+    const Key &key = m_keys.front();
+    const QByteArray header = QJsonDocument(QJsonObject{{u"alg"_s, u"HS256"_s},
+                                                        {u"typ"_s, u"JWT"_s},
+                                                        {u"kid"_s, QString::fromLatin1(key.id)}})
+                                  .toJson(QJsonDocument::Compact);
     QJsonObject payload{
-        {u"iss"_s, u"bfg"_s},        {u"sub"_s, claims.subject},   {u"scope"_s, claims.scope},
+        {u"iss"_s, Issuer},          {u"sub"_s, claims.subject},   {u"scope"_s, claims.scope},
         {u"iat"_s, claims.issuedAt}, {u"exp"_s, claims.expiresAt},
     };
     if (!claims.streams.isEmpty())
         payload.insert(u"streams"_s, QJsonArray::fromStringList(claims.streams));
-    const QByteArray signingInput =
-        headerPart() + '.' + QJsonDocument(payload).toJson(QJsonDocument::Compact).toBase64(Base64Url);
+    const QByteArray signingInput = header.toBase64(Base64Url) + '.' +
+                                    QJsonDocument(payload).toJson(QJsonDocument::Compact).toBase64(Base64Url);
     const QByteArray mac =
-        QMessageAuthenticationCode::hash(signingInput, m_secret, QCryptographicHash::Sha256);
+        QMessageAuthenticationCode::hash(signingInput, key.secret, QCryptographicHash::Sha256);
     return signingInput + '.' + mac.toBase64(Base64Url);
+}
+
+bool TokenSigner::grants(const QStringList &granted, const QString &stream)
+{
+    for (const QString &entry : granted) {
+        if (entry == stream)
+            return true;
+        if (entry.endsWith(u'*') && isValidPattern(entry) && stream.size() >= entry.size() &&
+            QStringView(stream).startsWith(QStringView(entry).chopped(1)))
+            return true;
+    }
+    return false;
+}
+
+bool TokenSigner::isValidPattern(const QString &pattern)
+{
+    // "kind:" and a prefix of the name, then '*': the stream names it matches
+    // (at least one character where the '*' stands) must be valid names.
+    if (!pattern.endsWith(u'*') || pattern.startsWith(u"user:"_s))
+        return false;
+    const QString example = pattern.chopped(1) + u'x';
+    return example.indexOf(u':') > 0 && protocol::isValidStreamName(example);
 }
 
 TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
@@ -70,10 +102,21 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
         return check;
     const QJsonObject headerObject = QJsonDocument::fromJson(header).object();
     if (headerObject.value(u"alg"_s).toString() != u"HS256"_s)
-        return check; // never "none", never another algorithm
+        return check;                 // never "none", never another algorithm
+    const Key *key = &m_keys.front(); // no kid: a token from before key ids
+    if (const QJsonValue kid = headerObject.value(u"kid"_s); !kid.isUndefined()) {
+        const auto found = std::find_if(m_keys.cbegin(), m_keys.cend(), [&kid](const Key &candidate) {
+            return kid.toString() == QLatin1StringView(candidate.id);
+        });
+        if (found == m_keys.cend()) {
+            check.error = TokenError::UnknownKey;
+            return check;
+        }
+        key = &*found;
+    }
 
-    const QByteArray expected = QMessageAuthenticationCode::hash(token.first(lastDot).toByteArray(), m_secret,
-                                                                 QCryptographicHash::Sha256);
+    const QByteArray expected = QMessageAuthenticationCode::hash(token.first(lastDot).toByteArray(),
+                                                                 key->secret, QCryptographicHash::Sha256);
     if (!protocol::constantTimeEquals(expected, signature)) {
         check.error = TokenError::BadSignature;
         return check;
@@ -85,7 +128,8 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
         return check;
     const QJsonObject object = document.object();
     const QJsonValue exp = object.value(u"exp"_s);
-    if (!exp.isDouble() || !object.value(u"sub"_s).isString() || !object.value(u"scope"_s).isString())
+    if (!exp.isDouble() || !object.value(u"sub"_s).isString() || !object.value(u"scope"_s).isString() ||
+        object.value(u"iss"_s).toString() != Issuer)
         return check;
     check.claims.subject = object.value(u"sub"_s).toString();
     check.claims.scope = object.value(u"scope"_s).toString();
@@ -106,6 +150,8 @@ QString TokenSigner::errorText(TokenError error)
         return u"token is malformed"_s;
     case TokenError::BadSignature:
         return u"token signature does not match"_s;
+    case TokenError::UnknownKey:
+        return u"token is signed with a key this server does not have"_s;
     case TokenError::Expired:
         return u"token has expired"_s;
     }

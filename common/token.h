@@ -5,9 +5,17 @@
 // server issues connect tokens that a push node verifies without a call
 // back, and push nodes sign their reports with the same shared secret.
 // Verification is constant-time in the signature.
+//
+// Key rotation: one secret signs, older ones still verify. Each token's
+// header names its key ("kid": the first 16 hex digits of the secret's
+// SHA-256, so nothing else needs configuring); a token without a kid is
+// checked against the signing key. Tokens name their issuer ("bfg").
 #pragma once
 
+#include <vector>
+
 #include <QByteArray>
+#include <QList>
 #include <QByteArrayView>
 #include <QString>
 #include <QStringList>
@@ -18,15 +26,16 @@ struct TokenClaims
 {
     QString subject;      // user id for "connect", node id for "node"
     QString scope;        // "connect" or "node"
-    QStringList streams;  // streams a connect token may read
+    QStringList streams;  // streams a connect token may read; "kind:prefix*" grants a family
     qint64 issuedAt = 0;  // seconds since the Unix epoch
     qint64 expiresAt = 0; // seconds since the Unix epoch
 };
 
 enum class TokenError {
     None,
-    Malformed,    // not three base64url parts, bad JSON, missing claims, wrong alg
-    BadSignature, // signed with another secret or altered
+    Malformed,    // not three base64url parts, bad JSON, missing claims, wrong alg or issuer
+    BadSignature, // altered, or signed with another secret
+    UnknownKey,   // names a key (kid) this side does not have
     Expired,
 };
 
@@ -44,15 +53,31 @@ public:
     static inline const QString ConnectScope = QStringLiteral("connect");
     static inline const QString NodeScope = QStringLiteral("node");
 
-    explicit TokenSigner(QByteArray secret);
+    static inline const QString Issuer = QStringLiteral("bfg");
+
+    // `secret` signs; it and every one of `previous` verify.
+    explicit TokenSigner(QByteArray secret, const QList<QByteArray> &previous = {});
 
     QByteArray sign(const TokenClaims &claims) const;
     TokenCheck verify(QByteArrayView token, qint64 nowSeconds) const;
 
     static QString errorText(TokenError error);
+    // The key id a secret signs with.
+    static QByteArray keyId(const QByteArray &secret);
+
+    // Whether `stream` is one of `granted`: named, or matched by a "prefix*" entry.
+    static bool grants(const QStringList &granted, const QString &stream);
+    // A grant pattern a token may carry: "kind:" then a prefix, ending in '*'
+    // ("fx:*", "room:4*"); never of the personal kind "user:".
+    static bool isValidPattern(const QString &pattern);
 
 private:
-    QByteArray m_secret;
+    struct Key
+    {
+        QByteArray id;
+        QByteArray secret;
+    };
+    std::vector<Key> m_keys; // the first signs
 };
 
 } // namespace bfg

@@ -10,6 +10,7 @@
 #include <QStandardPaths>
 
 #include "common/protocol.h"
+#include "common/token.h"
 #include "daemon/store/adminkeytable.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -36,8 +37,9 @@ public:
             value = m_overrides.value(key);
         else if (m_file && m_file->contains(fileKey(key)))
             value = m_file->value(fileKey(key)).toStringList().join(u',');
-        static const QSet<QString> secrets{u"general/secret"_s, u"decision/admin_keys"_s,
-                                           u"push/publish_keys"_s, u"broker/redis_password"_s};
+        static const QSet<QString> secrets{u"general/secret"_s, u"general/previous_secrets"_s,
+                                           u"decision/admin_keys"_s, u"push/publish_keys"_s,
+                                           u"broker/redis_password"_s};
         m_effective->append(key + u" = "_s +
                             (secrets.contains(key) && !value.isEmpty() ? u"(set)"_s : value));
         m_known.insert(key);
@@ -211,6 +213,13 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     s.logRules = r.string(u"general/log_rules"_s, QString());
     s.secret = r.string(u"general/secret"_s, QString());
     s.secretFile = r.path(u"general/secret_file"_s, QString());
+    for (const QString &entry :
+         r.string(u"general/previous_secrets"_s, QString()).split(u',', Qt::SkipEmptyParts)) {
+        if (entry.trimmed().size() < 16)
+            r.problem(u"general/previous_secrets: each secret must have 16 or more characters"_s);
+        else
+            s.previousSecrets.append(entry.trimmed().toUtf8());
+    }
 
     DecisionOptions &d = s.decision;
     r.endpoint(u"decision/listen"_s, u"127.0.0.1:8080"_s, &d.address, &d.port);
@@ -221,10 +230,11 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     for (const QString &entry :
          r.string(u"decision/public_streams"_s, QString()).split(u',', Qt::SkipEmptyParts)) {
         const QString stream = entry.trimmed();
-        if (!protocol::isValidStreamName(stream) || stream.startsWith(u"user:"_s))
-            r.problem(
-                u"decision/public_streams: \"%1\" is not a shared stream name (kind:name, not user:)"_s.arg(
-                    stream));
+        const bool pattern = stream.endsWith(u'*');
+        if (pattern ? !TokenSigner::isValidPattern(stream)
+                    : (!protocol::isValidStreamName(stream) || stream.startsWith(u"user:"_s)))
+            r.problem(u"decision/public_streams: \"%1\" is not a shared stream name or pattern (kind:name or "
+                      "kind:prefix*, not user:)"_s.arg(stream));
         else if (!d.publicStreams.contains(stream))
             d.publicStreams.append(stream);
     }
@@ -325,6 +335,7 @@ bool DaemonSettings::loadSecret(QString *error)
     if (!readOrCreateSecret(secret, secretFile, dataDir, u"secret"_s, &decision.secret, error))
         return false;
     push.secret = decision.secret;
+    decision.previousSecrets = push.previousSecrets = previousSecrets;
     if (runDecision && decision.adminKeys.isEmpty()) {
         // No admin keys configured: one operator key of this data directory,
         // for the console and curl on this machine.

@@ -29,9 +29,10 @@ struct DaemonSettings
     LocalBrokerOptions broker;                    // when local
     RedisBrokerOptions redis;                     // when redis
 
-    QString secret;       // general/secret
-    QString secretFile;   // general/secret_file
-    QString adminKeyFile; // set when bfgd made or reused data_dir/admin-key
+    QString secret;                    // general/secret
+    QString secretFile;                // general/secret_file
+    QList<QByteArray> previousSecrets; // general/previous_secrets: still verify, never sign
+    QString adminKeyFile;              // set when bfgd made or reused data_dir/admin-key
 
     // One line per key with its effective value, for --print-config.
     QStringList effective;

@@ -31,7 +31,7 @@ QByteArray bearerToken(const QHttpServerRequest &request)
 DecisionServer::DecisionServer(DecisionOptions options, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
-    , m_signer(m_options.secret)
+    , m_signer(m_options.secret, m_options.previousSecrets)
     , m_assignBucket(m_options.assignRatePerSecond, m_options.assignBurst)
 {}
 

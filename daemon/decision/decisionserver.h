@@ -49,6 +49,7 @@ struct DecisionOptions
     int assignBurst = 2000;
     double latencySloMs = 50; // p99 above it marks a node's suggested capacity
     QByteArray secret;        // shared with the push nodes
+    QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QList<AdminKeyConfig> adminKeys;
 };
 

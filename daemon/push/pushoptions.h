@@ -40,6 +40,7 @@ struct PushOptions
     int drainTimeoutMs = 30000; // on SIGTERM, drain at most this long before closing the rest
     QList<QUrl> decisionUrls;
     QByteArray secret;       // shared with the decision servers
+    QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QStringList publishKeys; // bearer keys for POST /v1/publish; empty: open
 };
 

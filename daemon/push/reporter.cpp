@@ -21,7 +21,7 @@ Reporter::Reporter(const PushOptions &options, PushServer *server, QObject *pare
     : QObject(parent)
     , m_options(options)
     , m_server(server)
-    , m_signer(options.secret)
+    , m_signer(options.secret, options.previousSecrets)
 {
     m_timer.setInterval(m_options.reportIntervalMs);
     connect(&m_timer, &QTimer::timeout, this, &Reporter::sendReports);

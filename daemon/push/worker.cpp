@@ -23,6 +23,8 @@ constexpr int HeartbeatSlackMs = 5000;
 constexpr int DrainTickMs = 100;
 constexpr int DrainLeaveGraceMs = 5000; // time a client gets to leave after a Reconnect frame
 constexpr int DrainRetryJitterMs = 1000;
+// Streams one session may read (its token's, and those its hello names under a pattern).
+constexpr int MaxStreamsPerSession = 256;
 
 QByteArray reconnectFrame(quint32 retryAfterMs)
 {
@@ -40,7 +42,7 @@ Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats 
     , m_options(options)
     , m_broker(broker)
     , m_stats(stats)
-    , m_signer(options.secret)
+    , m_signer(options.secret, options.previousSecrets)
 {}
 
 Worker::~Worker()
@@ -227,12 +229,17 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     const TokenCheck check = m_signer.verify(
         QByteArrayView(hello.token().data(), qsizetype(hello.token().size())), protocol::nowMs() / 1000);
     if (!check.ok()) {
-        fail(session, check.error == TokenError::Expired ? v1::TOKEN_EXPIRED : v1::BAD_TOKEN,
-             TokenSigner::errorText(check.error));
+        // Each reason its own code: a client renews an expired token, not a forged one.
+        const v1::ErrorCode code =
+            check.error == TokenError::Expired ? v1::TOKEN_EXPIRED
+            : check.error == TokenError::BadSignature || check.error == TokenError::UnknownKey
+                ? v1::TOKEN_TAMPERED
+                : v1::BAD_TOKEN;
+        fail(session, code, TokenSigner::errorText(check.error));
         return;
     }
     if (check.claims.scope != TokenSigner::ConnectScope) {
-        fail(session, v1::BAD_TOKEN, u"not a connect token"_s);
+        fail(session, v1::WRONG_SCOPE, u"a %1 token cannot connect"_s.arg(check.claims.scope));
         return;
     }
     if (m_draining) {
@@ -240,14 +247,27 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
         closeSession(session, v1::DRAINING, u"node draining"_s);
         return;
     }
+    // The session reads the streams its token names, and those of its
+    // hello that a pattern of the token grants ("fx:*"); nothing else.
     QHash<QString, StreamPoint> positions;
+    QStringList streams;
+    for (const QString &granted : std::as_const(check.claims.streams)) {
+        if (!granted.endsWith(u'*'))
+            streams.append(granted);
+    }
     for (const v1::StreamPosition &position : hello.positions()) {
         const QString stream = QString::fromStdString(position.stream());
-        if (!check.claims.streams.contains(stream)) {
-            fail(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream));
+        if (!protocol::isValidStreamName(stream) || !TokenSigner::grants(check.claims.streams, stream)) {
+            fail(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream.left(128)));
             return;
         }
         positions.insert(stream, {QString::fromStdString(position.epoch()), position.seq()});
+        if (!streams.contains(stream))
+            streams.append(stream);
+    }
+    if (streams.size() > MaxStreamsPerSession) {
+        fail(session, v1::BAD_REQUEST, u"a session reads at most %1 streams"_s.arg(MaxStreamsPerSession));
+        return;
     }
 
     session->setUserId(check.claims.subject);
@@ -255,7 +275,7 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
     WsConnection *connection = session->connection();
     const quint64 sessionId = session->id();
-    for (const QString &stream : check.claims.streams) {
+    for (const QString &stream : std::as_const(streams)) {
         if (session->stream(stream))
             continue; // named twice
         std::unique_ptr<Readers> &readers = m_readers[stream];

@@ -444,8 +444,8 @@ void TestBadInput::badWebSocketInputGetsErrorFrameAndCloseCode_data()
     QTest::addRow("pong before hello") << u"pong"_s << int(v1::PROTOCOL_VIOLATION);
     QTest::addRow("hello with a garbage token") << u"garbage token"_s << int(v1::BAD_TOKEN);
     QTest::addRow("hello with an empty token") << u"empty token"_s << int(v1::BAD_TOKEN);
-    QTest::addRow("hello with another secret's token") << u"foreign token"_s << int(v1::BAD_TOKEN);
-    QTest::addRow("hello with a node token") << u"node token"_s << int(v1::BAD_TOKEN);
+    QTest::addRow("hello with another secret's token") << u"foreign token"_s << int(v1::TOKEN_TAMPERED);
+    QTest::addRow("hello with a node token") << u"node token"_s << int(v1::WRONG_SCOPE);
     QTest::addRow("hello with an expired token") << u"expired token"_s << int(v1::TOKEN_EXPIRED);
     QTest::addRow("hello resuming another user's stream") << u"not entitled"_s << int(v1::NOT_ENTITLED);
     QTest::addRow("frame above max_frame_bytes") << u"oversized"_s << int(v1::FRAME_TOO_LARGE);

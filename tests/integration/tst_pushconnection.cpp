@@ -17,6 +17,7 @@
 #include "bfg/v1/api.pb.h"
 #include "bfg/v1/frames.pb.h"
 #include "common/protocol.h"
+#include "common/token.h"
 #include "common/websocket.h"
 #include "tests/support/bfgdprocess.h"
 #include "tests/support/redisserver.h"
@@ -199,6 +200,8 @@ private Q_SLOTS:
     void slowConsumerIsClosedAndResumesWithoutLoss();
     void publicStreamReachesEveryClient();
     void stopWithSubscriptionsPendingAtTheBrokerIsClean();
+    void tokensAreCheckedWithDistinctCodes();
+    void patternsGrantTheStreamsAHelloNames();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -497,6 +500,120 @@ void TestPushConnection::stopWithSubscriptionsPendingAtTheBrokerIsClean()
     const int exitCode = bfgd.stop();
     ::kill(pid_t(redis.processId()), SIGCONT);
     QVERIFY2(exitCode == 0, bfgd.output().right(3000).constData());
+}
+
+namespace {
+// What a refused hello gets: an Error frame with the code, then a close with
+// the same code, and nothing before them (no Welcome, no message).
+void verifyRefused(RawClient &client, v1::ErrorCode code)
+{
+    const auto error = client.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY2(error && error->has_error(), error ? error->DebugString().c_str() : "no frame");
+    QCOMPARE(int(error->error().code()), int(code));
+    const auto close = client.next(QDeadlineTimer(WaitMs));
+    QVERIFY(close && close->opcode == ws::Opcode::Close);
+    QCOMPARE(closeCodeOf(close->payload), int(code));
+}
+
+bfg::TokenClaims connectClaims(const QString &user, qint64 expiresAt)
+{
+    bfg::TokenClaims claims;
+    claims.subject = user;
+    claims.scope = bfg::TokenSigner::ConnectScope;
+    claims.streams = {u"user:"_s + user};
+    claims.issuedAt = expiresAt - 60;
+    claims.expiresAt = expiresAt;
+    return claims;
+}
+} // namespace
+
+void TestPushConnection::tokensAreCheckedWithDistinctCodes()
+{
+    // The node signs with `current` and still accepts `previous` (a rotation in progress).
+    const QByteArray current = QByteArrayLiteral("current-secret-0123456789abcdef");
+    const QByteArray previous = QByteArrayLiteral("previous-secret-0123456789abcdef");
+    BfgdProcess bfgd({u"--set"_s, u"general/secret="_s + QString::fromLatin1(current), u"--set"_s,
+                      u"general/previous_secrets="_s + QString::fromLatin1(previous)});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const qint64 now = protocol::nowMs() / 1000;
+    const bfg::TokenSigner signer(current);
+
+    auto helloWith = [&](const QByteArray &token, const QString &stream = {}) {
+        auto client = std::make_unique<RawClient>();
+        if (!client->connectTo(bfgd.pushUrl()) ||
+            !client->upgrade(RawClient::hello(token.toStdString(), stream)))
+            qWarning() << "no upgrade";
+        return client;
+    };
+    auto welcomed = [](RawClient &client) {
+        const auto frame = client.nextServerFrame(QDeadlineTimer(WaitMs));
+        return frame && frame->has_welcome();
+    };
+
+    // Accepted: the decision server's token, and one of the previous secret.
+    const v1::AssignResponse assigned = assign(bfgd, u"alice"_s);
+    QVERIFY(welcomed(*helloWith(QByteArray::fromStdString(assigned.token()))));
+    QVERIFY(welcomed(*helloWith(signer.sign(connectClaims(u"alice"_s, now + 60)))));
+    QVERIFY(welcomed(*helloWith(bfg::TokenSigner(previous).sign(connectClaims(u"alice"_s, now + 60)))));
+
+    // Refused, each with its own code.
+    verifyRefused(*helloWith("not a token at all"), v1::BAD_TOKEN);
+    verifyRefused(*helloWith(signer.sign(connectClaims(u"alice"_s, now - 1))), v1::TOKEN_EXPIRED);
+    {
+        // alice's token with bob as the subject and the signature kept.
+        const QList<QByteArray> parts = signer.sign(connectClaims(u"alice"_s, now + 60)).split('.');
+        QByteArray payload = QByteArray::fromBase64(parts[1], QByteArray::Base64UrlEncoding);
+        payload.replace("alice", "bob");
+        const QByteArray tampered =
+            parts[0] + '.' +
+            payload.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals) + '.' + parts[2];
+        verifyRefused(*helloWith(tampered), v1::TOKEN_TAMPERED);
+    }
+    verifyRefused(*helloWith(bfg::TokenSigner(QByteArrayLiteral("nobody-knows-this-0123456789"))
+                                 .sign(connectClaims(u"alice"_s, now + 60))),
+                  v1::TOKEN_TAMPERED);
+    {
+        bfg::TokenClaims node = connectClaims(u"node-1"_s, now + 60);
+        node.scope = bfg::TokenSigner::NodeScope;
+        node.streams.clear();
+        verifyRefused(*helloWith(signer.sign(node)), v1::WRONG_SCOPE);
+    }
+    // alice's valid token cannot read bob's stream.
+    verifyRefused(*helloWith(QByteArray::fromStdString(assigned.token()), u"user:bob"_s), v1::NOT_ENTITLED);
+}
+
+void TestPushConnection::patternsGrantTheStreamsAHelloNames()
+{
+    // fx:* in every connect token: a client reads the fx streams it names, and no other kind.
+    BfgdProcess bfgd({u"--set"_s, u"decision/public_streams=fx:*"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const v1::AssignResponse assigned = assign(bfgd, u"dana"_s);
+    QVERIFY(!assigned.token().empty());
+
+    RawClient reader;
+    QVERIFY(reader.connectTo(bfgd.pushUrl()));
+    QVERIFY(reader.upgrade(RawClient::hello(assigned.token(), u"fx:EURUSD"_s)));
+    const auto welcome = reader.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(welcome && welcome->has_welcome());
+    QCOMPARE(welcome->welcome().streams_size(), 2);
+    QCOMPARE(welcome->welcome().streams(0).stream(), "user:dana");
+    QCOMPARE(welcome->welcome().streams(1).stream(), "fx:EURUSD");
+    QVERIFY(publish(bfgd, u"fx:EURUSD"_s, 2, 10));
+    QVERIFY(publish(bfgd, u"fx:GBPUSD"_s, 1, 10)); // not named in the hello: not sent
+    for (quint64 seq = 1; seq <= 2; ++seq) {
+        const auto frame = reader.nextServerFrame(QDeadlineTimer(WaitMs));
+        QVERIFY(frame && frame->has_message());
+        QCOMPARE(frame->message().stream(), "fx:EURUSD");
+        QCOMPARE(frame->message().seq(), seq);
+    }
+    QVERIFY(!reader.nextServerFrame(QDeadlineTimer(500)));
+
+    RawClient outsider;
+    QVERIFY(outsider.connectTo(bfgd.pushUrl()));
+    QVERIFY(outsider.upgrade(RawClient::hello(assigned.token(), u"news:all"_s)));
+    verifyRefused(outsider, v1::NOT_ENTITLED);
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

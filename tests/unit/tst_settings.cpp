@@ -26,6 +26,7 @@ private Q_SLOTS:
     void badValuesAreRefusedNamingTheKey_data();
     void badValuesAreRefusedNamingTheKey();
     void redisBrokerIsConfiguredAndItsPasswordHidden();
+    void patternsAndPreviousSecretsAreAccepted();
     void secretIsCreatedPrivateAndReused();
     void shortSecretFileIsRefused();
     void shippedConfigDocumentsTheDefaults();
@@ -144,6 +145,12 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
         << u"decision/public_streams=fx:a,no colon"_s << u"decision/public_streams"_s;
     QTest::addRow("public stream a user's")
         << u"decision/public_streams=user:bob"_s << u"decision/public_streams"_s;
+    QTest::addRow("public pattern of users' streams")
+        << u"decision/public_streams=user:*"_s << u"decision/public_streams"_s;
+    QTest::addRow("public pattern without a kind")
+        << u"decision/public_streams=*"_s << u"decision/public_streams"_s;
+    QTest::addRow("previous secret too short")
+        << u"general/previous_secrets=0123456789abcdef0123,short"_s << u"general/previous_secrets"_s;
     QTest::addRow("listen backlog 0") << u"push/listen_backlog=0"_s << u"push/listen_backlog"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
     QTest::addRow("redis address without port")
@@ -193,6 +200,24 @@ void TestSettings::redisBrokerIsConfiguredAndItsPasswordHidden()
     QVERIFY(printed.contains(u"push/publish_keys = (set)"_s));
     QVERIFY(!printed.contains(u"hunter2-redis"_s));
     QVERIFY(!printed.contains(u"pk-secret"_s));
+}
+
+void TestSettings::patternsAndPreviousSecretsAreAccepted()
+{
+    QTemporaryDir dir;
+    DaemonSettings settings;
+    QString error;
+    QVERIFY2(DaemonSettings::load({},
+                                  {u"general/data_dir="_s + dir.path(),
+                                   u"decision/public_streams=fx:*, news:all, room:4*"_s,
+                                   u"general/previous_secrets=old-secret-0123456789, older-secret-0123456789"_s},
+                                  &settings, &error),
+             qPrintable(error));
+    QCOMPARE(settings.decision.publicStreams, (QStringList{u"fx:*"_s, u"news:all"_s, u"room:4*"_s}));
+    QVERIFY2(settings.loadSecret(&error), qPrintable(error));
+    const QList<QByteArray> previous{"old-secret-0123456789", "older-secret-0123456789"};
+    QCOMPARE(settings.decision.previousSecrets, previous);
+    QCOMPARE(settings.push.previousSecrets, previous);
 }
 
 void TestSettings::secretIsCreatedPrivateAndReused()

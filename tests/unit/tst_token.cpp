@@ -74,6 +74,11 @@ private Q_SLOTS:
     void nodeTokenWithoutStreamsVerifies();
     void verifyClassifiesTokens_data();
     void verifyClassifiesTokens();
+    void previousSecretsVerifyButNeverSign();
+    void patternsGrantFamiliesOfStreams_data();
+    void patternsGrantFamiliesOfStreams();
+    void patternValidity_data();
+    void patternValidity();
     void errorTextsAreDistinct();
 };
 
@@ -150,9 +155,34 @@ void TestToken::verifyClassifiesTokens_data()
         QTest::addRow("signature truncated") << dotted(validParts[0], validParts[1], part(signature.left(16)))
                                              << Now << TokenError::BadSignature;
     }
-    QTest::addRow("signed with another secret")
+    QTest::addRow("signed with another secret (its kid unknown here)")
         << TokenSigner(QByteArrayLiteral("some-other-secret-0123456789")).sign(connectClaims()) << Now
-        << TokenError::BadSignature;
+        << TokenError::UnknownKey;
+    {
+        const QByteArray kidHeader =
+            R"({"alg":"HS256","typ":"JWT","kid":")" + TokenSigner::keyId(Secret) + "\"}";
+        QTest::addRow("our kid, signed with another secret")
+            << forge(kidHeader, payloadJson(goodPayload), QByteArrayLiteral("some-other-secret-0123456789"))
+            << Now << TokenError::BadSignature;
+        QTest::addRow("our kid, signed with our secret")
+            << forge(kidHeader, payloadJson(goodPayload)) << Now << TokenError::None;
+        QTest::addRow("no kid, signed with another secret")
+            << forge(Hs256Header, payloadJson(goodPayload), QByteArrayLiteral("some-other-secret-0123456789"))
+            << Now << TokenError::BadSignature;
+        QTest::addRow("kid not a string")
+            << forge(R"({"alg":"HS256","typ":"JWT","kid":7})", payloadJson(goodPayload)) << Now
+            << TokenError::UnknownKey;
+    }
+    {
+        QJsonObject otherIssuer = goodPayload;
+        otherIssuer.insert(u"iss"_s, u"someone-else"_s);
+        QTest::addRow("another issuer, correctly signed")
+            << forge(Hs256Header, payloadJson(otherIssuer)) << Now << TokenError::Malformed;
+        QJsonObject noIssuer = goodPayload;
+        noIssuer.remove(u"iss"_s);
+        QTest::addRow("no issuer, correctly signed")
+            << forge(Hs256Header, payloadJson(noIssuer)) << Now << TokenError::Malformed;
+    }
 
     QTest::addRow("empty") << QByteArray() << Now << TokenError::Malformed;
     QTest::addRow("garbage") << QByteArrayLiteral("this is not a token") << Now << TokenError::Malformed;
@@ -219,11 +249,83 @@ void TestToken::verifyClassifiesTokens()
     QCOMPARE(check.ok(), expected == TokenError::None);
 }
 
+void TestToken::previousSecretsVerifyButNeverSign()
+{
+    // Rotation: the new secret signs; tokens of the old one verify until they expire.
+    const QByteArray newSecret = QByteArrayLiteral("the-new-secret-0123456789abcdef");
+    const TokenSigner rotated(newSecret, {Secret});
+    const QByteArray old = TokenSigner(Secret).sign(connectClaims());
+    const bfg::TokenCheck oldCheck = rotated.verify(old, Now);
+    QCOMPARE(oldCheck.error, TokenError::None);
+    QCOMPARE(oldCheck.claims.subject, u"alice"_s);
+
+    const QByteArray fresh = rotated.sign(connectClaims());
+    QCOMPARE(rotated.verify(fresh, Now).error, TokenError::None);
+    const QJsonObject header =
+        QJsonDocument::fromJson(QByteArray::fromBase64(parts(fresh)[0], QByteArray::Base64UrlEncoding))
+            .object();
+    QCOMPARE(header.value(u"kid"_s).toString(), QString::fromLatin1(TokenSigner::keyId(newSecret)));
+    // A node that has only the old secret does not know the new key.
+    QCOMPARE(TokenSigner(Secret).verify(fresh, Now).error, TokenError::UnknownKey);
+    // Key ids differ per secret.
+    QVERIFY(TokenSigner::keyId(Secret) != TokenSigner::keyId(newSecret));
+    QCOMPARE(TokenSigner::keyId(Secret).size(), 16);
+}
+
+void TestToken::patternsGrantFamiliesOfStreams_data()
+{
+    QTest::addColumn<QStringList>("granted");
+    QTest::addColumn<QString>("stream");
+    QTest::addColumn<bool>("expected");
+    const QStringList token{u"user:alice"_s, u"fx:*"_s, u"room:4*"_s};
+    QTest::newRow("own stream") << token << u"user:alice"_s << true;
+    QTest::newRow("another user's") << token << u"user:bob"_s << false;
+    QTest::newRow("in the fx family") << token << u"fx:EURUSD"_s << true;
+    QTest::newRow("the pattern itself") << token << u"fx:*"_s << true;
+    QTest::newRow("the bare kind") << token << u"fx:"_s << false;
+    QTest::newRow("a prefix family") << token << u"room:42"_s << true;
+    QTest::newRow("outside the prefix") << token << u"room:52"_s << false;
+    QTest::newRow("another kind") << token << u"news:all"_s << false;
+    QTest::newRow("kind prefix only") << token << u"fxx:EURUSD"_s << false;
+    QTest::newRow("user pattern never grants") << QStringList{u"user:*"_s} << u"user:bob"_s << false;
+    QTest::newRow("bare star never grants") << QStringList{u"*"_s} << u"fx:EURUSD"_s << false;
+}
+
+void TestToken::patternsGrantFamiliesOfStreams()
+{
+    QFETCH(QStringList, granted);
+    QFETCH(QString, stream);
+    QFETCH(bool, expected);
+    QCOMPARE(TokenSigner::grants(granted, stream), expected);
+}
+
+void TestToken::patternValidity_data()
+{
+    QTest::addColumn<QString>("pattern");
+    QTest::addColumn<bool>("valid");
+    QTest::newRow("kind family") << u"fx:*"_s << true;
+    QTest::newRow("name prefix") << u"room:4*"_s << true;
+    QTest::newRow("no star") << u"fx:EURUSD"_s << false;
+    QTest::newRow("bare star") << u"*"_s << false;
+    QTest::newRow("no kind") << u"fx*"_s << false;
+    QTest::newRow("personal streams") << u"user:*"_s << false;
+    QTest::newRow("star inside") << u"fx:*:x*"_s << false;
+    QTest::newRow("space") << u"fx: *"_s << false;
+}
+
+void TestToken::patternValidity()
+{
+    QFETCH(QString, pattern);
+    QFETCH(bool, valid);
+    QCOMPARE(TokenSigner::isValidPattern(pattern), valid);
+}
+
 void TestToken::errorTextsAreDistinct()
 {
     const QStringList texts{
         TokenSigner::errorText(TokenError::None), TokenSigner::errorText(TokenError::Malformed),
-        TokenSigner::errorText(TokenError::BadSignature), TokenSigner::errorText(TokenError::Expired)};
+        TokenSigner::errorText(TokenError::BadSignature), TokenSigner::errorText(TokenError::UnknownKey),
+        TokenSigner::errorText(TokenError::Expired)};
     for (const QString &text : texts)
         QVERIFY(!text.isEmpty());
     QCOMPARE(QSet<QString>(texts.begin(), texts.end()).size(), texts.size());
