@@ -62,23 +62,23 @@ QByteArray TokenSigner::sign(const TokenClaims &claims) const
     return signingInput + '.' + mac.toBase64(Base64Url);
 }
 
-bool TokenSigner::grants(const QStringList &granted, const QString &stream)
+bool TokenSigner::grants(const QStringList &granted, const QString &stream, bool personal)
 {
     for (const QString &entry : granted) {
         if (entry == stream)
             return true;
-        if (entry.endsWith(u'*') && isValidPattern(entry) && stream.size() >= entry.size() &&
+        if (entry.endsWith(u'*') && isValidPattern(entry, personal) && stream.size() >= entry.size() &&
             QStringView(stream).startsWith(QStringView(entry).chopped(1)))
             return true;
     }
     return false;
 }
 
-bool TokenSigner::isValidPattern(const QString &pattern)
+bool TokenSigner::isValidPattern(const QString &pattern, bool personal)
 {
     // "kind:" and a prefix of the name, then '*': the stream names it matches
     // (at least one character where the '*' stands) must be valid names.
-    if (!pattern.endsWith(u'*') || pattern.startsWith(u"user:"_s))
+    if (!pattern.endsWith(u'*') || (!personal && pattern.startsWith(u"user:"_s)))
         return false;
     const QString example = pattern.chopped(1) + u'x';
     return example.indexOf(u':') > 0 && protocol::isValidStreamName(example);

@@ -52,6 +52,7 @@ public:
     static constexpr int MaxTokenBytes = 4096;
     static inline const QString ConnectScope = QStringLiteral("connect");
     static inline const QString NodeScope = QStringLiteral("node");
+    static inline const QString PublishScope = QStringLiteral("publish"); // a backend's long-lived token
 
     static inline const QString Issuer = QStringLiteral("bfg");
 
@@ -65,11 +66,13 @@ public:
     // The key id a secret signs with.
     static QByteArray keyId(const QByteArray &secret);
 
-    // Whether `stream` is one of `granted`: named, or matched by a "prefix*" entry.
-    static bool grants(const QStringList &granted, const QString &stream);
-    // A grant pattern a token may carry: "kind:" then a prefix, ending in '*'
-    // ("fx:*", "room:4*"); never of the personal kind "user:".
-    static bool isValidPattern(const QString &pattern);
+    // Whether `stream` is one of `granted`: named, or matched by a "prefix*"
+    // entry. Patterns over personal streams ("user:*") count only where
+    // `personal` says so: for a backend's publish token, never to read.
+    static bool grants(const QStringList &granted, const QString &stream, bool personal = false);
+    // A grant pattern: "kind:" then a prefix, ending in '*' ("fx:*",
+    // "room:4*"); of the personal kind "user:" only when `personal`.
+    static bool isValidPattern(const QString &pattern, bool personal = false);
 
 private:
     struct Key

@@ -14,6 +14,8 @@
 #include <QSocketNotifier>
 
 #include "common/logging.h"
+#include "common/protocol.h"
+#include "common/token.h"
 #include "daemon/broker/localbroker.h"
 #include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
@@ -51,6 +53,40 @@ void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+}
+
+// bfgd --issue-token: a long-lived token for a backend; empty with `error` set on bad input.
+QByteArray issueToken(const QString &scope, const QString &subject, const QString &streams,
+                      const QString &days, const QByteArray &secret, QString *error)
+{
+    if (scope != bfg::TokenSigner::PublishScope) {
+        *error = u"unknown scope \"%1\" (publish is the one there is)"_s.arg(scope);
+        return {};
+    }
+    bfg::TokenClaims claims;
+    claims.scope = scope;
+    claims.subject = subject.isEmpty() ? u"backend"_s : subject.trimmed();
+    for (const QString &entry : streams.split(u',', Qt::SkipEmptyParts)) {
+        const QString stream = entry.trimmed();
+        if (!bfg::protocol::isValidStreamName(stream) && !bfg::TokenSigner::isValidPattern(stream, true)) {
+            *error = u"--token-streams: \"%1\" is neither a stream nor a pattern kind:prefix*"_s.arg(stream);
+            return {};
+        }
+        claims.streams.append(stream);
+    }
+    if (claims.streams.isEmpty()) {
+        *error = u"name the streams it may publish to with --token-streams (e.g. user:*,room:*)"_s;
+        return {};
+    }
+    bool ok = true;
+    const int lifetimeDays = days.isEmpty() ? 365 : days.toInt(&ok);
+    if (!ok || lifetimeDays < 1 || lifetimeDays > 3650) {
+        *error = u"--token-days: expected 1 to 3650, got \"%1\""_s.arg(days);
+        return {};
+    }
+    claims.issuedAt = bfg::protocol::nowMs() / 1000;
+    claims.expiresAt = claims.issuedAt + qint64(lifetimeDays) * 86400;
+    return bfg::TokenSigner(secret).sign(claims);
 }
 
 } // namespace
@@ -98,8 +134,26 @@ int main(int argc, char *argv[])
         u"set"_s, u"Set any key, e.g. --set broker/history_size=500 (repeatable)."_s, u"section/key=value"_s);
     const QCommandLineOption printConfigOption(u"print-config"_s,
                                                u"Print the effective configuration and exit."_s);
+    const QCommandLineOption issueTokenOption(
+        u"issue-token"_s,
+        u"Print a long-lived token signed with this configuration's general/secret and exit. Scope "
+        "publish: a backend's credential for the publish API (Authorization: Bearer <token>), limited "
+        "to --token-streams."_s,
+        u"scope"_s);
+    const QCommandLineOption tokenSubjectOption(
+        u"token-subject"_s,
+        u"With --issue-token: who the token is for, e.g. a backend's name (default backend)."_s, u"name"_s);
+    const QCommandLineOption tokenStreamsOption(
+        u"token-streams"_s,
+        u"With --issue-token publish: the streams it may publish to, comma separated; a stream name or a "
+        "pattern kind:prefix* (user:* for every user's personal stream). Required."_s,
+        u"streams"_s);
+    const QCommandLineOption tokenDaysOption(
+        u"token-days"_s, u"With --issue-token: days until the token expires, 1 to 3650 (default 365)."_s,
+        u"days"_s);
     parser.addOptions({configOption, roleOption, dataDirOption, decisionListenOption, pushListenOption,
-                       publishListenOption, decisionUrlOption, nodeIdOption, setOption, printConfigOption});
+                       publishListenOption, decisionUrlOption, nodeIdOption, setOption, printConfigOption,
+                       issueTokenOption, tokenSubjectOption, tokenStreamsOption, tokenDaysOption});
     parser.process(app);
     if (!parser.positionalArguments().isEmpty()) {
         fprintf(stderr, "bfgd: unexpected argument %s (see --help)\n",
@@ -137,6 +191,17 @@ int main(int argc, char *argv[])
     if (!settings.loadSecret(&error)) {
         fprintf(stderr, "bfgd: %s\n", qPrintable(error));
         return 2;
+    }
+    if (parser.isSet(issueTokenOption)) {
+        const QByteArray token = issueToken(parser.value(issueTokenOption), parser.value(tokenSubjectOption),
+                                            parser.value(tokenStreamsOption), parser.value(tokenDaysOption),
+                                            settings.decision.secret, &error);
+        if (token.isEmpty()) {
+            fprintf(stderr, "bfgd: --issue-token: %s\n", qPrintable(error));
+            return 2;
+        }
+        printf("%s\n", token.constData());
+        return 0;
     }
     if (!settings.logRules.isEmpty())
         QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));

@@ -60,6 +60,7 @@ QJsonObject resultToJson(const PublishResult &result)
 PublishApi::PublishApi(const PushOptions &options, Broker *broker, QObject *parent)
     : QObject(parent)
     , m_options(options)
+    , m_signer(options.secret, options.previousSecrets)
     , m_broker(broker)
 {}
 
@@ -87,24 +88,40 @@ bool PublishApi::start(QString *error)
     return true;
 }
 
-bool PublishApi::isAuthorized(const QHttpServerRequest &request) const
+PublishApi::Grant PublishApi::authorize(const QHttpServerRequest &request) const
 {
-    if (m_options.publishKeys.isEmpty())
-        return true;
     const QByteArray header = request.value(QByteArrayLiteral("authorization"));
-    if (!header.startsWith("Bearer "))
-        return false;
+    if (!header.startsWith("Bearer ")) {
+        if (m_options.publishKeys.isEmpty())
+            return {true, {}, {}}; // an open API (a warning at start says so)
+        return {
+            false, {401, u"unauthorized"_s, u"publishing needs Authorization: Bearer <key or token>"_s}, {}};
+    }
     const QByteArray presented = header.mid(7).trimmed();
-    bool match = false;
+    bool keyMatches = false;
     for (const QString &key : m_options.publishKeys)
-        match |= protocol::constantTimeEquals(presented, key.toUtf8());
-    return match;
+        keyMatches |= protocol::constantTimeEquals(presented, key.toUtf8());
+    if (keyMatches)
+        return {true, {}, {}};
+    if (presented.count('.') != 2) // not a token: a wrong key
+        return {false, {401, u"unauthorized"_s, u"unknown publish key"_s}, {}};
+    const TokenCheck check = m_signer.verify(presented, protocol::nowMs() / 1000);
+    if (!check.ok()) {
+        const QString code = check.error == TokenError::Expired     ? u"token_expired"_s
+                             : check.error == TokenError::Malformed ? u"bad_token"_s
+                                                                    : u"token_tampered"_s;
+        return {false, {401, code, TokenSigner::errorText(check.error)}, {}};
+    }
+    if (check.claims.scope != TokenSigner::PublishScope)
+        return {false, {403, u"wrong_scope"_s, u"a %1 token cannot publish"_s.arg(check.claims.scope)}, {}};
+    return {true, {}, check.claims.streams};
 }
 
 void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &reply)
 {
-    if (!isAuthorized(request)) {
-        reply->sendError({401, u"unauthorized"_s, u"publishing needs Authorization: Bearer <publish key>"_s});
+    const Grant grant = authorize(request);
+    if (!grant.ok) {
+        reply->sendError(grant.error);
         return;
     }
 
@@ -169,6 +186,12 @@ void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &
         }
         if (item.id.size() > 128) {
             reply->sendError({400, u"bad_request"_s, u"message id longer than 128 characters"_s});
+            return;
+        }
+        // All or nothing: one item outside the token's streams refuses the batch.
+        if (!grant.streams.isEmpty() && !TokenSigner::grants(grant.streams, item.stream, true)) {
+            reply->sendError(
+                {403, u"not_entitled"_s, u"the token does not grant publishing to %1"_s.arg(item.stream)});
             return;
         }
     }

@@ -9,6 +9,8 @@
 
 #include <QObject>
 
+#include "common/token.h"
+#include "daemon/http/httpservice.h"
 #include "daemon/push/pushoptions.h"
 
 class QHttpServerRequest;
@@ -32,9 +34,18 @@ public:
 
 private:
     void publish(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
-    bool isAuthorized(const QHttpServerRequest &request) const;
+    // Who may publish what: a configured publish key may publish anywhere; a
+    // publish token (bfgd --issue-token publish) to the streams it names.
+    struct Grant
+    {
+        bool ok = false;
+        HttpError error;     // when !ok
+        QStringList streams; // when ok and limited; empty: every stream
+    };
+    Grant authorize(const QHttpServerRequest &request) const;
 
     PushOptions m_options;
+    TokenSigner m_signer;
     Broker *m_broker;
     HttpService *m_http = nullptr;
     quint16 m_port = 0;

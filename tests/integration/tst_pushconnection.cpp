@@ -10,6 +10,8 @@
 #include <csignal>
 
 #include <QNetworkAccessManager>
+#include <QFile>
+#include <QProcess>
 #include <QRandomGenerator>
 #include <QTcpSocket>
 #include <QTest>
@@ -202,6 +204,7 @@ private Q_SLOTS:
     void stopWithSubscriptionsPendingAtTheBrokerIsClean();
     void tokensAreCheckedWithDistinctCodes();
     void patternsGrantTheStreamsAHelloNames();
+    void publishTokensAreScoped();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -614,6 +617,72 @@ void TestPushConnection::patternsGrantTheStreamsAHelloNames()
     QVERIFY(outsider.connectTo(bfgd.pushUrl()));
     QVERIFY(outsider.upgrade(RawClient::hello(assigned.token(), u"news:all"_s)));
     verifyRefused(outsider, v1::NOT_ENTITLED);
+}
+
+void TestPushConnection::publishTokensAreScoped()
+{
+    // A backend's token from `bfgd --issue-token publish`, for room:* only, with
+    // publish keys configured (so an anonymous publisher is refused).
+    BfgdProcess bfgd({u"--set"_s, u"push/publish_keys=static-key-0123456789"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    QProcess issuer;
+    issuer.start(bfg::test::bfgdPath(),
+                 {u"--data-dir"_s, bfgd.dataDir(), u"--issue-token"_s, u"publish"_s, u"--token-subject"_s,
+                  u"chat-backend"_s, u"--token-streams"_s, u"room:*"_s, u"--token-days"_s, u"30"_s});
+    QVERIFY(issuer.waitForFinished(WaitMs));
+    QCOMPARE(issuer.exitCode(), 0);
+    const QByteArray token = issuer.readAllStandardOutput().trimmed();
+    QFile secretFile(bfgd.dataDir() + u"/secret"_s);
+    QVERIFY(secretFile.open(QIODevice::ReadOnly));
+    const bfg::TokenSigner signer(secretFile.readAll().trimmed());
+    const bfg::TokenCheck issued = signer.verify(token, protocol::nowMs() / 1000);
+    QCOMPARE(issued.error, bfg::TokenError::None);
+    QCOMPARE(issued.claims.scope, bfg::TokenSigner::PublishScope);
+    QCOMPARE(issued.claims.subject, u"chat-backend"_s);
+    QCOMPARE(issued.claims.streams, QStringList{u"room:*"_s});
+    QVERIFY(qAbs(issued.claims.expiresAt - (protocol::nowMs() / 1000 + 30 * 86400)) < 60);
+
+    QUrl url = bfgd.publishUrl();
+    url.setPath(u"/v1/publish"_s);
+    auto publishAs = [&](const QByteArray &authorization, const QByteArray &body) {
+        return bfg::test::httpCall(
+            m_network, {"POST", url, body, "application/json", authorization, "application/json", {}});
+    };
+    const QByteArray toRoom = R"({"stream":"room:1","text":"hello"})";
+    const QByteArray toUser = R"({"stream":"user:alice","text":"hello"})";
+
+    auto first = publishAs(bfg::test::bearer(token), toRoom);
+    QCOMPARE(first.status, 200);
+    QCOMPARE(first.json().value(u"seq"_s).toInt(), 1);
+    // Outside its streams: refused, and a batch with one such item stores nothing.
+    auto personal = publishAs(bfg::test::bearer(token), toUser);
+    QCOMPARE(personal.status, 403);
+    QCOMPARE(personal.errorCode(), u"not_entitled"_s);
+    auto mixed = publishAs(bfg::test::bearer(token), R"({"items":[)" + toRoom + "," + toUser + "]}");
+    QCOMPARE(mixed.status, 403);
+    auto second = publishAs(bfg::test::bearer(token), toRoom);
+    QCOMPARE(second.json().value(u"seq"_s).toInt(), 2); // the mixed batch's room:1 item was not stored
+
+    // The static key publishes anywhere; nothing and a wrong key nowhere.
+    QCOMPARE(publishAs(bfg::test::bearer("static-key-0123456789"), toUser).status, 200);
+    QCOMPARE(publishAs({}, toRoom).status, 401);
+    QCOMPARE(publishAs(bfg::test::bearer("wrong-key"), toRoom).errorCode(), u"unauthorized"_s);
+    // Tokens: a connect token is the wrong scope; an altered one is tampered.
+    const v1::AssignResponse assigned = assign(bfgd, u"alice"_s);
+    auto connectToken = publishAs(bfg::test::bearer(QByteArray::fromStdString(assigned.token())), toUser);
+    QCOMPARE(connectToken.status, 403);
+    QCOMPARE(connectToken.errorCode(), u"wrong_scope"_s);
+    QByteArray altered = token;
+    altered[altered.size() - 3] = altered[altered.size() - 3] == 'A' ? 'B' : 'A';
+    auto tampered = publishAs(bfg::test::bearer(altered), toRoom);
+    QCOMPARE(tampered.status, 401);
+    QCOMPARE(tampered.errorCode(), u"token_tampered"_s);
+    bfg::TokenClaims expired = issued.claims;
+    expired.expiresAt = protocol::nowMs() / 1000 - 1;
+    auto late = publishAs(bfg::test::bearer(signer.sign(expired)), toRoom);
+    QCOMPARE(late.status, 401);
+    QCOMPARE(late.errorCode(), u"token_expired"_s);
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

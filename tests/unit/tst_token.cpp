@@ -276,27 +276,33 @@ void TestToken::patternsGrantFamiliesOfStreams_data()
 {
     QTest::addColumn<QStringList>("granted");
     QTest::addColumn<QString>("stream");
+    QTest::addColumn<bool>("personal");
     QTest::addColumn<bool>("expected");
     const QStringList token{u"user:alice"_s, u"fx:*"_s, u"room:4*"_s};
-    QTest::newRow("own stream") << token << u"user:alice"_s << true;
-    QTest::newRow("another user's") << token << u"user:bob"_s << false;
-    QTest::newRow("in the fx family") << token << u"fx:EURUSD"_s << true;
-    QTest::newRow("the pattern itself") << token << u"fx:*"_s << true;
-    QTest::newRow("the bare kind") << token << u"fx:"_s << false;
-    QTest::newRow("a prefix family") << token << u"room:42"_s << true;
-    QTest::newRow("outside the prefix") << token << u"room:52"_s << false;
-    QTest::newRow("another kind") << token << u"news:all"_s << false;
-    QTest::newRow("kind prefix only") << token << u"fxx:EURUSD"_s << false;
-    QTest::newRow("user pattern never grants") << QStringList{u"user:*"_s} << u"user:bob"_s << false;
-    QTest::newRow("bare star never grants") << QStringList{u"*"_s} << u"fx:EURUSD"_s << false;
+    QTest::newRow("own stream") << token << u"user:alice"_s << false << true;
+    QTest::newRow("another user's") << token << u"user:bob"_s << false << false;
+    QTest::newRow("in the fx family") << token << u"fx:EURUSD"_s << false << true;
+    QTest::newRow("the pattern itself") << token << u"fx:*"_s << false << true;
+    QTest::newRow("the bare kind") << token << u"fx:"_s << false << false;
+    QTest::newRow("a prefix family") << token << u"room:42"_s << false << true;
+    QTest::newRow("outside the prefix") << token << u"room:52"_s << false << false;
+    QTest::newRow("another kind") << token << u"news:all"_s << false << false;
+    QTest::newRow("kind prefix only") << token << u"fxx:EURUSD"_s << false << false;
+    QTest::newRow("user pattern never grants") << QStringList{u"user:*"_s} << u"user:bob"_s << false << false;
+    QTest::newRow("bare star never grants") << QStringList{u"*"_s} << u"fx:EURUSD"_s << false << false;
+    // A backend's publish token may name every user's stream.
+    QTest::newRow("publish token, user pattern")
+        << QStringList{u"user:*"_s} << u"user:bob"_s << true << true;
+    QTest::newRow("publish token, another kind") << QStringList{u"user:*"_s} << u"room:1"_s << true << false;
 }
 
 void TestToken::patternsGrantFamiliesOfStreams()
 {
     QFETCH(QStringList, granted);
     QFETCH(QString, stream);
+    QFETCH(bool, personal);
     QFETCH(bool, expected);
-    QCOMPARE(TokenSigner::grants(granted, stream), expected);
+    QCOMPARE(TokenSigner::grants(granted, stream, personal), expected);
 }
 
 void TestToken::patternValidity_data()
