@@ -43,6 +43,8 @@ const char *reasonPhrase(int status)
         return "Upgrade Required";
     case 431:
         return "Request Header Fields Too Large";
+    case 429:
+        return "Too Many Requests";
     case 503:
         return "Service Unavailable";
     default:

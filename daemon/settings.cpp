@@ -272,6 +272,14 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     p.maxPendingConnections =
         r.integer(u"push/max_pending_connections"_s, p.maxPendingConnections, 1, 1'000'000);
     p.listenBacklog = r.integer(u"push/listen_backlog"_s, p.listenBacklog, 1, 1'000'000);
+    p.connectionsPerIpPerSecond =
+        r.integer(u"push/connections_per_ip_per_s"_s, p.connectionsPerIpPerSecond, 0, 10'000'000);
+    p.inboundFramesPerSecond =
+        r.integer(u"push/inbound_frames_per_s"_s, p.inboundFramesPerSecond, 0, 10'000'000);
+    p.inboundBytesPerSecond =
+        r.integer(u"push/inbound_bytes_per_s"_s, p.inboundBytesPerSecond, 0, 1'000'000'000);
+    p.publishRequestsPerSecond =
+        r.integer(u"push/publish_requests_per_s"_s, p.publishRequestsPerSecond, 0, 10'000'000);
     p.maxSendQueueBytes = r.integer(u"push/max_send_queue_bytes"_s, int(p.maxSendQueueBytes), 65536, 1 << 30);
     p.maxPublishBatch = r.integer(u"push/max_publish_batch"_s, p.maxPublishBatch, 1, 100000);
     p.reportIntervalMs = d.reportIntervalMs;

@@ -17,7 +17,7 @@
 #include <QUrl>
 
 #include "common/token.h"
-#include "daemon/decision/tokenbucket.h"
+#include "common/tokenbucket.h"
 
 class QHttpServerRequest;
 

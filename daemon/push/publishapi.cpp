@@ -61,6 +61,7 @@ PublishApi::PublishApi(const PushOptions &options, Broker *broker, QObject *pare
     : QObject(parent)
     , m_options(options)
     , m_signer(options.secret, options.previousSecrets)
+    , m_requests(options.publishRequestsPerSecond, options.publishRequestsPerSecond)
     , m_broker(broker)
 {}
 
@@ -88,33 +89,41 @@ bool PublishApi::start(QString *error)
     return true;
 }
 
+namespace {
+PublishApi::Grant refused(HttpError error)
+{
+    PublishApi::Grant grant;
+    grant.error = std::move(error);
+    return grant;
+}
+} // namespace
+
 PublishApi::Grant PublishApi::authorize(const QHttpServerRequest &request) const
 {
     const QByteArray header = request.value(QByteArrayLiteral("authorization"));
     if (!header.startsWith("Bearer ")) {
-        if (m_options.publishKeys.isEmpty())
-            return {true, {}, {}}; // an open API (a warning at start says so)
-        return {
-            false, {401, u"unauthorized"_s, u"publishing needs Authorization: Bearer <key or token>"_s}, {}};
+        if (m_options.publishKeys.isEmpty()) // an open API (a warning at start says so)
+            return {true, {}, {}, "address:" + request.remoteAddress().toString().toUtf8()};
+        return refused({401, u"unauthorized"_s, u"publishing needs Authorization: Bearer <key or token>"_s});
     }
     const QByteArray presented = header.mid(7).trimmed();
     bool keyMatches = false;
     for (const QString &key : m_options.publishKeys)
         keyMatches |= protocol::constantTimeEquals(presented, key.toUtf8());
     if (keyMatches)
-        return {true, {}, {}};
+        return {true, {}, {}, "key:" + presented};
     if (presented.count('.') != 2) // not a token: a wrong key
-        return {false, {401, u"unauthorized"_s, u"unknown publish key"_s}, {}};
+        return refused({401, u"unauthorized"_s, u"unknown publish key"_s});
     const TokenCheck check = m_signer.verify(presented, protocol::nowMs() / 1000);
     if (!check.ok()) {
         const QString code = check.error == TokenError::Expired     ? u"token_expired"_s
                              : check.error == TokenError::Malformed ? u"bad_token"_s
                                                                     : u"token_tampered"_s;
-        return {false, {401, code, TokenSigner::errorText(check.error)}, {}};
+        return refused({401, code, TokenSigner::errorText(check.error)});
     }
     if (check.claims.scope != TokenSigner::PublishScope)
-        return {false, {403, u"wrong_scope"_s, u"a %1 token cannot publish"_s.arg(check.claims.scope)}, {}};
-    return {true, {}, check.claims.streams};
+        return refused({403, u"wrong_scope"_s, u"a %1 token cannot publish"_s.arg(check.claims.scope)});
+    return {true, {}, check.claims.streams, "token:" + check.claims.subject.toUtf8()};
 }
 
 void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &reply)
@@ -122,6 +131,12 @@ void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &
     const Grant grant = authorize(request);
     if (!grant.ok) {
         reply->sendError(grant.error);
+        return;
+    }
+    if (const qint64 waitMs = m_requests.take(grant.who, protocol::nowMs()); waitMs > 0) {
+        reply->sendError({429, u"rate_limited"_s,
+                          u"more than %1 publish requests a second"_s.arg(m_options.publishRequestsPerSecond),
+                          int((waitMs + 999) / 1000)});
         return;
     }
 

@@ -10,6 +10,7 @@
 #include <QObject>
 
 #include "common/token.h"
+#include "common/tokenbucket.h"
 #include "daemon/http/httpservice.h"
 #include "daemon/push/pushoptions.h"
 
@@ -32,8 +33,6 @@ public:
     bool start(QString *error);
     quint16 port() const { return m_port; }
 
-private:
-    void publish(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     // Who may publish what: a configured publish key may publish anywhere; a
     // publish token (bfgd --issue-token publish) to the streams it names.
     struct Grant
@@ -41,11 +40,16 @@ private:
         bool ok = false;
         HttpError error;     // when !ok
         QStringList streams; // when ok and limited; empty: every stream
+        QByteArray who;      // whose request budget it uses: the key, the token's subject or the address
     };
+
+private:
+    void publish(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     Grant authorize(const QHttpServerRequest &request) const;
 
     PushOptions m_options;
     TokenSigner m_signer;
+    KeyedTokenBuckets m_requests; // push/publish_requests_per_s
     Broker *m_broker;
     HttpService *m_http = nullptr;
     quint16 m_port = 0;

@@ -33,15 +33,23 @@ struct PushOptions
     int maxFrameBytes = 64 * 1024;
     int maxPendingConnections = 1024; // handshakes (upgrade and hello) in progress; more get 503
     int listenBacklog = 4096;         // the kernel's accept queue (capped by net.core.somaxconn)
+    // Abuse limits (0: none). Above the first, a connection is answered HTTP
+    // 429; above the per-connection ones it is closed with RATE_LIMITED (3009,
+    // retry range); above the last, a publish request gets 429 + Retry-After.
+    int connectionsPerIpPerSecond = 1000; // new connections a second from one address (burst: twice)
+    int inboundFramesPerSecond = 100;     // frames a connection may send a second (burst: twice)
+    int inboundBytesPerSecond = 1 << 20;  // bytes a connection may send a second (burst: twice)
+    int publishRequestsPerSecond = 1000;  // publish requests a second per key, token subject or
+                                          // (open API) address (burst: the same)
     qint64 maxSendQueueBytes = 4 * 1024 * 1024;
     int maxPublishBatch = 1000;
     int reportIntervalMs = 1000;
     int drainRate = 500;        // clients a second asked to reconnect elsewhere while draining
     int drainTimeoutMs = 30000; // on SIGTERM, drain at most this long before closing the rest
     QList<QUrl> decisionUrls;
-    QByteArray secret;       // shared with the decision servers
+    QByteArray secret;                 // shared with the decision servers
     QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
-    QStringList publishKeys; // bearer keys for POST /v1/publish; empty: open
+    QStringList publishKeys;           // bearer keys for POST /v1/publish; empty: open
 };
 
 } // namespace bfg

@@ -2,6 +2,15 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "daemon/push/pushserver.h"
 
+#include <QtGlobal>
+#ifdef Q_OS_WIN
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
+#include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
 #include <QElapsedTimer>
 #include <QHostInfo>
 #include <QThread>
@@ -9,6 +18,7 @@
 
 #include "common/eventloop/epolleventdispatcher.h"
 #include "common/logging.h"
+#include "common/protocol.h"
 #include "daemon/push/publishapi.h"
 #include "daemon/push/reporter.h"
 
@@ -19,12 +29,28 @@ namespace bfg {
 namespace {
 constexpr int CloseWaitMs = 3000;
 constexpr int AcceptRetryMs = 250;
+
+// The peer's address bytes (IPv4 or IPv6), the key of its connection budget.
+QByteArray peerAddress(qintptr descriptor)
+{
+    sockaddr_storage address = {};
+    socklen_t size = sizeof address;
+    if (::getpeername(int(descriptor), reinterpret_cast<sockaddr *>(&address), &size) != 0)
+        return {};
+    if (address.ss_family == AF_INET) {
+        const auto *in = reinterpret_cast<const sockaddr_in *>(&address);
+        return QByteArray(reinterpret_cast<const char *>(&in->sin_addr), sizeof in->sin_addr);
+    }
+    const auto *in6 = reinterpret_cast<const sockaddr_in6 *>(&address);
+    return QByteArray(reinterpret_cast<const char *>(&in6->sin6_addr), sizeof in6->sin6_addr);
+}
 } // namespace
 
 PushServer::PushServer(PushOptions options, Broker *broker, QObject *parent)
     : QObject(parent)
     , m_options(std::move(options))
     , m_broker(broker)
+    , m_connectionsPerIp(m_options.connectionsPerIpPerSecond, 2.0 * m_options.connectionsPerIpPerSecond)
 {}
 
 PushServer::~PushServer()
@@ -64,9 +90,11 @@ bool PushServer::start(QString *error)
         });
     });
     m_acceptor.onIncoming = [this](qintptr descriptor) {
+        const bool refuse = m_connectionsPerIp.take(peerAddress(descriptor), protocol::nowMs()) > 0;
         Worker *worker = m_workers[m_nextWorker++ % m_workers.size()];
         QMetaObject::invokeMethod(
-            worker, [worker, descriptor] { worker->takeSocket(descriptor); }, Qt::QueuedConnection);
+            worker, [worker, descriptor, refuse] { worker->takeSocket(descriptor, refuse); },
+            Qt::QueuedConnection);
     };
     if (!m_acceptor.listen(m_options.address, m_options.port)) {
         *error = u"push: cannot listen on %1:%2: %3"_s.arg(m_options.address.toString())

@@ -15,6 +15,7 @@
 #include <QUrl>
 
 #include "bfg/v1/cluster.pb.h"
+#include "common/tokenbucket.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/worker.h"
 
@@ -86,6 +87,7 @@ private:
     std::vector<QThread *> m_threads;
     std::vector<Worker *> m_workers;
     size_t m_nextWorker = 0;
+    KeyedTokenBuckets m_connectionsPerIp; // push/connections_per_ip_per_s
     bool m_draining = false;
     bool m_stopped = false;
     bool m_shuttingDown = false;

@@ -14,6 +14,7 @@
 
 #include <QString>
 
+#include "common/tokenbucket.h"
 #include "daemon/broker/broker.h"
 #include "daemon/push/wsconnection.h"
 
@@ -70,9 +71,11 @@ public:
 
     qint64 lastHeardMs = 0;
     qint64 nextPingMs = 0;
-    qint64 stageDeadlineMs = 0; // AwaitingHello: hello by then; Subscribing: answered by
-                                // then; Closing: gone by then
-    qint64 leaveByMs = 0;       // asked to reconnect elsewhere: closed if still here then
+    qint64 stageDeadlineMs = 0;      // AwaitingHello: hello by then; Subscribing: answered by
+                                     // then; Closing: gone by then
+    qint64 leaveByMs = 0;            // asked to reconnect elsewhere: closed if still here then
+    TokenBucket inboundFrames{0, 1}; // what the client may send (push/inbound_*_per_s)
+    TokenBucket inboundBytes{0, 1};
 
 private:
     std::unique_ptr<WsConnection> m_connection;

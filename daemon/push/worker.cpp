@@ -95,7 +95,7 @@ void Worker::drainStep()
     }
 }
 
-void Worker::takeSocket(qintptr socketDescriptor)
+void Worker::takeSocket(qintptr socketDescriptor, bool refuse)
 {
     // Messages are read up to twice the node's limit: between the two, onFrame
     // answers with a FRAME_TOO_LARGE error frame; above, the connection is
@@ -108,11 +108,20 @@ void Worker::takeSocket(qintptr socketDescriptor)
     const qint64 nowMs = protocol::nowMs();
     session->lastHeardMs = nowMs;
     session->stageDeadlineMs = nowMs + m_options.handshakeTimeoutMs; // for the upgrade
+    session->inboundFrames =
+        TokenBucket(m_options.inboundFramesPerSecond, 2.0 * m_options.inboundFramesPerSecond);
+    session->inboundBytes =
+        TokenBucket(m_options.inboundBytesPerSecond, 2.0 * m_options.inboundBytesPerSecond);
     m_sessions.emplace(raw, std::move(owned));
     m_stats->connections.fetch_add(1, std::memory_order_relaxed);
     // Handshakes cost CPU and memory before anyone is known: bounded per node.
     const int limit = std::max(1, m_options.maxPendingConnections / std::max(1, m_options.workers));
-    if (++m_awaitingHello > limit) {
+    if (refuse) {
+        ++m_awaitingHello;
+        setStage(session, Session::Stage::Closing);
+        session->stageDeadlineMs = nowMs + CloseGraceMs;
+        raw->close(0, "too many connections from your address, retry later", 429);
+    } else if (++m_awaitingHello > limit) {
         qCDebug(lcPush) << "worker" << m_index << "turns a connection away:" << m_awaitingHello - 1
                         << "handshakes pending";
         setStage(session, Session::Stage::Closing);
@@ -134,6 +143,15 @@ void Worker::onUpgraded(WsConnection *connection)
 void Worker::onMessage(WsConnection *connection, QByteArrayView bytes, bool text)
 {
     Session *session = m_sessions.at(connection).get();
+    // A flood from one client costs it its connection, not the others their latency.
+    const qint64 nowMs = protocol::nowMs();
+    if (session->inboundFrames.take(nowMs) > 0 ||
+        session->inboundBytes.take(nowMs, double(bytes.size())) > 0) {
+        fail(session, v1::RATE_LIMITED,
+             u"more than %1 frames or %2 bytes a second"_s.arg(m_options.inboundFramesPerSecond)
+                 .arg(m_options.inboundBytesPerSecond));
+        return;
+    }
     if (text)
         fail(session, v1::PROTOCOL_VIOLATION,
              u"text frames are not part of the protocol; send binary ClientFrames"_s);

@@ -52,7 +52,8 @@ public:
 
     // The worker's own thread (call through QMetaObject::invokeMethod).
     void initialize();
-    void takeSocket(qintptr socketDescriptor);
+    // `refuse`: the address opened too many connections lately; it gets HTTP 429.
+    void takeSocket(qintptr socketDescriptor, bool refuse = false);
     // Closes every session with a retry-range code: clients resume elsewhere.
     void closeAll(v1::ErrorCode code, const QString &reason);
     // The end: every connection aborted, every stream released at the broker,

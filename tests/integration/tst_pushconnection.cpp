@@ -9,6 +9,7 @@
 // client resumes from what it had without losing a message.
 #include <csignal>
 
+#include <QHostAddress>
 #include <QNetworkAccessManager>
 #include <QFile>
 #include <QProcess>
@@ -44,10 +45,12 @@ public:
         QByteArray payload;
     };
 
-    bool connectTo(const QUrl &url, int receiveBufferBytes = 0)
+    bool connectTo(const QUrl &url, int receiveBufferBytes = 0, const QHostAddress &from = {})
     {
         if (receiveBufferBytes > 0) // before connecting: the window is agreed then
             m_socket.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, receiveBufferBytes);
+        if (!from.isNull() && !m_socket.bind(from))
+            return false;
         m_socket.connectToHost(url.host(), quint16(url.port()));
         return m_socket.waitForConnected(WaitMs);
     }
@@ -205,6 +208,9 @@ private Q_SLOTS:
     void tokensAreCheckedWithDistinctCodes();
     void patternsGrantTheStreamsAHelloNames();
     void publishTokensAreScoped();
+    void floodFromOneClientClosesOnlyIt();
+    void connectionsPerAddressAreLimited();
+    void publishRequestsAreLimitedPerKey();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -683,6 +689,101 @@ void TestPushConnection::publishTokensAreScoped()
     auto late = publishAs(bfg::test::bearer(signer.sign(expired)), toRoom);
     QCOMPARE(late.status, 401);
     QCOMPARE(late.errorCode(), u"token_expired"_s);
+}
+
+void TestPushConnection::floodFromOneClientClosesOnlyIt()
+{
+    BfgdProcess bfgd({u"--set"_s, u"push/inbound_frames_per_s=10"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    std::unique_ptr<RawClient> clients[2];
+    const QString users[2] = {u"flooder"_s, u"neighbour"_s};
+    for (int i = 0; i < 2; ++i) {
+        const v1::AssignResponse assigned = assign(bfgd, users[i]);
+        clients[i] = std::make_unique<RawClient>();
+        QVERIFY(clients[i]->connectTo(bfgd.pushUrl()));
+        QVERIFY(clients[i]->upgrade(RawClient::hello(assigned.token())));
+        const auto welcome = clients[i]->nextServerFrame(QDeadlineTimer(WaitMs));
+        QVERIFY(welcome && welcome->has_welcome());
+    }
+    // 60 pings at once: more than the 20 a burst allows.
+    QByteArray flood;
+    for (int i = 0; i < 60; ++i) {
+        v1::ClientFrame ping;
+        ping.mutable_ping()->set_nonce(quint64(i));
+        flood += RawClient::masked(ws::Opcode::Binary, protocol::encode(ping));
+    }
+    clients[0]->write(flood);
+    int pongs = 0;
+    std::optional<v1::ServerFrame> frame;
+    while ((frame = clients[0]->nextServerFrame(QDeadlineTimer(WaitMs))) && frame->has_pong())
+        ++pongs;
+    QVERIFY2(pongs >= 10 && pongs <= 21, qPrintable(QString::number(pongs)));
+    QVERIFY(frame && frame->has_error());
+    QCOMPARE(int(frame->error().code()), int(v1::RATE_LIMITED));
+    const auto close = clients[0]->next(QDeadlineTimer(WaitMs));
+    QVERIFY(close && close->opcode == ws::Opcode::Close);
+    QCOMPARE(closeCodeOf(close->payload), int(v1::RATE_LIMITED));
+    // The neighbour still gets its messages.
+    QVERIFY(publish(bfgd, u"user:neighbour"_s, 1, 10));
+    const auto message = clients[1]->nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(message && message->has_message());
+    QCOMPARE(message->message().stream(), "user:neighbour");
+}
+
+void TestPushConnection::connectionsPerAddressAreLimited()
+{
+    // 2 a second (a burst of 4) from one address; others are not counted against it.
+    BfgdProcess bfgd({u"--set"_s, u"push/connections_per_ip_per_s=2"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    std::vector<std::unique_ptr<RawClient>> clients;
+    int upgraded = 0, refused = 0;
+    for (int i = 0; i < 10; ++i) {
+        auto &client = clients.emplace_back(std::make_unique<RawClient>());
+        QVERIFY(client->connectTo(bfgd.pushUrl()));
+        client->write(RawClient::upgradeRequest());
+        const QByteArray head = client->readResponseHead();
+        upgraded += head.startsWith("HTTP/1.1 101 ") ? 1 : 0;
+        refused += head.startsWith("HTTP/1.1 429 ") ? 1 : 0;
+    }
+    QVERIFY2(upgraded >= 4 && upgraded <= 5, qPrintable(QString::number(upgraded)));
+    QCOMPARE(upgraded + refused, 10);
+    RawClient elsewhere;
+    QVERIFY(elsewhere.connectTo(bfgd.pushUrl(), 0, QHostAddress(u"127.0.0.2"_s)));
+    QVERIFY(elsewhere.upgrade());
+}
+
+void TestPushConnection::publishRequestsAreLimitedPerKey()
+{
+    BfgdProcess bfgd({u"--set"_s, u"push/publish_requests_per_s=2"_s, u"--set"_s,
+                      u"push/publish_keys=busy-key-0123456789,calm-key-0123456789"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    QUrl url = bfgd.publishUrl();
+    url.setPath(u"/v1/publish"_s);
+    auto publishWith = [&](const QByteArray &key) {
+        return bfg::test::httpCall(m_network, {"POST",
+                                               url,
+                                               R"({"stream":"room:1","text":"x"})",
+                                               "application/json",
+                                               bfg::test::bearer(key),
+                                               "application/json",
+                                               {}});
+    };
+    int limited = 0;
+    for (int i = 0; i < 6; ++i) {
+        const auto result = publishWith("busy-key-0123456789");
+        if (result.status == 429) {
+            ++limited;
+            QCOMPARE(result.errorCode(), u"rate_limited"_s);
+            QVERIFY(result.retryAfter.toInt() >= 1);
+        } else {
+            QCOMPARE(result.status, 200);
+        }
+    }
+    QVERIFY2(limited >= 3, qPrintable(QString::number(limited)));
+    QCOMPARE(publishWith("calm-key-0123456789").status, 200); // its own budget
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

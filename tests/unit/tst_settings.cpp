@@ -152,6 +152,13 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
     QTest::addRow("previous secret too short")
         << u"general/previous_secrets=0123456789abcdef0123,short"_s << u"general/previous_secrets"_s;
     QTest::addRow("listen backlog 0") << u"push/listen_backlog=0"_s << u"push/listen_backlog"_s;
+    QTest::addRow("connections per address negative")
+        << u"push/connections_per_ip_per_s=-1"_s << u"push/connections_per_ip_per_s"_s;
+    QTest::addRow("inbound frames not a number")
+        << u"push/inbound_frames_per_s=many"_s << u"push/inbound_frames_per_s"_s;
+    QTest::addRow("inbound bytes negative") << u"push/inbound_bytes_per_s=-5"_s << u"push/inbound_bytes_per_s"_s;
+    QTest::addRow("publish requests negative")
+        << u"push/publish_requests_per_s=-1"_s << u"push/publish_requests_per_s"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
     QTest::addRow("redis address without port")
         << u"broker/redis_address=redis-host"_s << u"broker/redis_address"_s;

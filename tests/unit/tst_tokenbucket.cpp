@@ -10,7 +10,7 @@
 
 #include <QTest>
 
-#include "daemon/decision/tokenbucket.h"
+#include "common/tokenbucket.h"
 
 using bfg::TokenBucket;
 
@@ -53,6 +53,8 @@ private Q_SLOTS:
     void reconfiguringCapsSavedTokensAtTheNewBurst();
     void reconfiguringToRateZeroLiftsTheLimit();
     void clockStartingAtZeroStillRefills();
+    void takingSeveralTokensAtOnce();
+    void keyedBucketsAreIndependentAndForgottenWhenFull();
 };
 
 void TestTokenBucket::fullBucketGrantsTheBurstThenRefuses_data()
@@ -246,6 +248,40 @@ void TestTokenBucket::clockStartingAtZeroStillRefills()
     QCOMPARE(bucket.take(0), 0);
     QVERIFY(bucket.take(0) > 0);
     QCOMPARE(bucket.take(1000), 0);
+}
+
+void TestTokenBucket::takingSeveralTokensAtOnce()
+{
+    // Bytes a second: one frame takes as many tokens as it has bytes.
+    bfg::TokenBucket bytes(1000, 2000);
+    QCOMPARE(bytes.take(0, 1500), 0);
+    QCOMPARE(bytes.take(0, 400), 0);
+    QCOMPARE(bytes.take(0, 200), 100); // 100 short: 100 ms at 1000/s
+    QCOMPARE(bytes.take(100, 200), 0);
+    // More than a burst at once waits for a full bucket, then goes through.
+    bfg::TokenBucket small(1000, 100);
+    QCOMPARE(small.take(0, 5000), 0);
+    QVERIFY(small.take(0, 5000) > 0);
+}
+
+void TestTokenBucket::keyedBucketsAreIndependentAndForgottenWhenFull()
+{
+    bfg::KeyedTokenBuckets buckets(2, 2); // 2 a second per key, full again after 1 s
+    QCOMPARE(buckets.take("10.0.0.1", 0), 0);
+    QCOMPARE(buckets.take("10.0.0.1", 0), 0);
+    QCOMPARE(buckets.take("10.0.0.1", 0), 500);
+    QCOMPARE(buckets.take("10.0.0.2", 0), 0); // another key has its own
+    QCOMPARE(buckets.size(), 2);
+    // Idle past the refill time: forgotten, and as full as if remembered.
+    QCOMPARE(buckets.take("10.0.0.3", 5000), 0);
+    QCOMPARE(buckets.size(), 1);
+    QCOMPARE(buckets.take("10.0.0.1", 5000), 0);
+    QCOMPARE(buckets.take("10.0.0.1", 5000), 0);
+    QCOMPARE(buckets.take("10.0.0.1", 5000), 500);
+    bfg::KeyedTokenBuckets unlimited(0, 1);
+    for (int i = 0; i < 100; ++i)
+        QCOMPARE(unlimited.take("k", 0), 0);
+    QCOMPARE(unlimited.size(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestTokenBucket)
