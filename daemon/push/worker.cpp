@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/protocol.h"
+#include "daemon/push/hellocheck.h"
 #include "daemon/push/session.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -224,15 +225,10 @@ void Worker::onFrame(Session *session, QByteArrayView bytes)
 
 void Worker::onHello(Session *session, const v1::Hello &hello)
 {
-    const TokenCheck check = m_signer.verify(
-        QByteArrayView(hello.token().data(), qsizetype(hello.token().size())), protocol::nowMs() / 1000);
-    if (!check.ok()) {
-        fail(session, check.error == TokenError::Expired ? v1::TOKEN_EXPIRED : v1::BAD_TOKEN,
-             TokenSigner::errorText(check.error));
-        return;
-    }
-    if (check.claims.scope != TokenSigner::ConnectScope) {
-        fail(session, v1::BAD_TOKEN, u"not a connect token"_s);
+    TokenClaims claims;
+    const HelloCheck token = checkHelloToken(m_signer, hello, protocol::nowMs() / 1000, &claims);
+    if (!token.ok()) {
+        fail(session, token.error, token.errorText);
         return;
     }
     if (m_draining) {
@@ -241,21 +237,18 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
         return;
     }
     QHash<QString, StreamPoint> positions;
-    for (const v1::StreamPosition &position : hello.positions()) {
-        const QString stream = QString::fromStdString(position.stream());
-        if (!check.claims.streams.contains(stream)) {
-            fail(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream));
-            return;
-        }
-        positions.insert(stream, {QString::fromStdString(position.epoch()), position.seq()});
+    const HelloCheck entitled = checkHelloPositions(hello, claims, &positions);
+    if (!entitled.ok()) {
+        fail(session, entitled.error, entitled.errorText);
+        return;
     }
 
-    session->setUserId(check.claims.subject);
+    session->setUserId(claims.subject);
     setStage(session, Session::Stage::Subscribing);
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
     WsConnection *connection = session->connection();
     const quint64 sessionId = session->id();
-    for (const QString &stream : check.claims.streams) {
+    for (const QString &stream : claims.streams) {
         if (session->stream(stream))
             continue; // named twice
         std::unique_ptr<Readers> &readers = m_readers[stream];
