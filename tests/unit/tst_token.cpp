@@ -196,6 +196,13 @@ void TestToken::verifyClassifiesTokens_data()
         textExp.insert(u"exp"_s, u"tomorrow"_s);
         QTest::addRow("signed payload with exp as text")
             << forge(Hs256Header, payloadJson(textExp)) << Now << TokenError::Malformed;
+        // Numbers no qint64 holds: converting them used to be undefined behaviour.
+        QTest::addRow("signed payload with exp beyond any qint64")
+            << forge(Hs256Header, R"({"exp":1e300,"scope":"connect","sub":"alice"})") << Now
+            << TokenError::Malformed;
+        QTest::addRow("signed payload with iat beyond any qint64")
+            << forge(Hs256Header, R"({"exp":1800000060,"iat":-1e300,"scope":"connect","sub":"alice"})") << Now
+            << TokenError::None;
     }
     {
         // Correctly signed and unexpired, but above the size any real token has.
