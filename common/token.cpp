@@ -3,6 +3,8 @@
 #include "common/token.h"
 
 #include <algorithm>
+#include <cmath>
+#include <optional>
 
 #include <QCryptographicHash>
 #include <QJsonArray>
@@ -27,6 +29,22 @@ bool decodeBase64Url(QByteArrayView part, QByteArray *out)
         return false;
     *out = std::move(*result);
     return true;
+}
+
+// A time claim in seconds. Whole numbers come back exactly (sign() writes
+// them so); a fraction is truncated. nullopt for what is not a number or no
+// qint64 holds: converting that would be undefined behaviour.
+std::optional<qint64> secondsOf(const QJsonValue &value)
+{
+    if (!value.isDouble())
+        return std::nullopt;
+    const qint64 whole = value.toInteger(0);
+    if (whole == value.toInteger(1))
+        return whole;
+    const double seconds = value.toDouble();
+    if (!std::isfinite(seconds) || std::abs(seconds) >= 9.2e18)
+        return std::nullopt;
+    return qint64(seconds);
 }
 } // namespace
 
@@ -127,14 +145,14 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
     if (parseError.error != QJsonParseError::NoError || !document.isObject())
         return check;
     const QJsonObject object = document.object();
-    const QJsonValue exp = object.value(u"exp"_s);
-    if (!exp.isDouble() || !object.value(u"sub"_s).isString() || !object.value(u"scope"_s).isString() ||
+    const std::optional<qint64> exp = secondsOf(object.value(u"exp"_s));
+    if (!exp || !object.value(u"sub"_s).isString() || !object.value(u"scope"_s).isString() ||
         object.value(u"iss"_s).toString() != Issuer)
         return check;
     check.claims.subject = object.value(u"sub"_s).toString();
     check.claims.scope = object.value(u"scope"_s).toString();
-    check.claims.issuedAt = qint64(object.value(u"iat"_s).toDouble());
-    check.claims.expiresAt = qint64(exp.toDouble());
+    check.claims.issuedAt = secondsOf(object.value(u"iat"_s)).value_or(0); // informational only
+    check.claims.expiresAt = *exp;
     for (const QJsonValue &stream : object.value(u"streams"_s).toArray())
         check.claims.streams.append(stream.toString());
     check.error = check.claims.expiresAt <= nowSeconds ? TokenError::Expired : TokenError::None;

@@ -3,7 +3,6 @@
 #include "daemon/push/publishapi.h"
 
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QJsonObject>
 
 #include "bfg/v1/api.pb.h"
@@ -11,43 +10,13 @@
 #include "common/protocol.h"
 #include "daemon/broker/broker.h"
 #include "daemon/http/httpservice.h"
+#include "daemon/push/publishbody.h"
 
 using namespace Qt::Literals::StringLiterals;
 
 namespace bfg {
 
 namespace {
-// One JSON item: {"stream": "...", "text": "..." | "payload_b64": "...", "id": "..."}.
-std::optional<PublishItem> itemFromJson(const QJsonValue &value, QString *problem)
-{
-    if (!value.isObject()) {
-        *problem = u"each item must be an object"_s;
-        return std::nullopt;
-    }
-    const QJsonObject object = value.toObject();
-    PublishItem item;
-    item.stream = object.value(u"stream"_s).toString();
-    item.id = object.value(u"id"_s).toString();
-    const QJsonValue text = object.value(u"text"_s);
-    const QJsonValue base64 = object.value(u"payload_b64"_s);
-    if (text.isString() == base64.isString()) {
-        *problem = u"give exactly one of \"text\" and \"payload_b64\""_s;
-        return std::nullopt;
-    }
-    if (text.isString()) {
-        item.payload = text.toString().toUtf8();
-    } else {
-        auto decoded = QByteArray::fromBase64Encoding(base64.toString().toLatin1(),
-                                                      QByteArray::AbortOnBase64DecodingErrors);
-        if (!decoded) {
-            *problem = u"payload_b64 is not valid base64"_s;
-            return std::nullopt;
-        }
-        item.payload = std::move(*decoded);
-    }
-    return item;
-}
-
 QJsonObject resultToJson(const PublishResult &result)
 {
     return {{u"stream"_s, result.stream},
@@ -140,70 +109,16 @@ void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &
         return;
     }
 
-    std::vector<PublishItem> items;
-    bool single = false;
-    const QByteArray body = request.body();
-    if (HttpService::isProtobuf(request)) {
-        v1::PublishRequest batch;
-        if (!protocol::decode(body, &batch)) {
-            reply->sendError({400, u"bad_request"_s, u"body is not a bfg.v1.PublishRequest"_s});
-            return;
-        }
-        items.reserve(size_t(batch.items_size()));
-        for (const v1::PublishItem &item : batch.items())
-            items.push_back({QString::fromStdString(item.stream()),
-                             QByteArray(item.payload().data(), qsizetype(item.payload().size())),
-                             QString::fromStdString(item.id())});
-    } else {
-        QJsonParseError parseError;
-        const QJsonDocument document = QJsonDocument::fromJson(body, &parseError);
-        if (parseError.error != QJsonParseError::NoError || !document.isObject()) {
-            reply->sendError(
-                {400, u"bad_request"_s, u"body is not a JSON object: %1"_s.arg(parseError.errorString())});
-            return;
-        }
-        const QJsonObject object = document.object();
-        QString problem;
-        if (object.contains(u"items"_s)) {
-            const QJsonArray array = object.value(u"items"_s).toArray();
-            for (const QJsonValue &value : array) {
-                auto item = itemFromJson(value, &problem);
-                if (!item)
-                    break;
-                items.push_back(std::move(*item));
-            }
-        } else if (auto item = itemFromJson(object, &problem)) {
-            single = true;
-            items.push_back(std::move(*item));
-        }
-        if (!problem.isEmpty()) {
-            reply->sendError({400, u"bad_request"_s, problem});
-            return;
-        }
-    }
-
-    if (items.empty() || int(items.size()) > m_options.maxPublishBatch) {
-        reply->sendError({400, u"bad_request"_s,
-                          u"publish 1 to %1 messages per request"_s.arg(m_options.maxPublishBatch)});
+    PublishLimits limits;
+    limits.maxBatch = m_options.maxPublishBatch;
+    limits.maxPayloadBytes = m_options.maxFrameBytes - 512;
+    PublishBody body = parsePublishBody(request.body(), HttpService::isProtobuf(request), limits);
+    if (!body.ok()) {
+        reply->sendError({body.status, body.code, body.message});
         return;
     }
-    for (const PublishItem &item : items) {
-        if (!protocol::isValidStreamName(item.stream)) {
-            reply->sendError(
-                {400, u"bad_request"_s,
-                 u"invalid stream name \"%1\": use kind:name, e.g. user:42"_s.arg(item.stream.left(64))});
-            return;
-        }
-        if (item.payload.size() > m_options.maxFrameBytes - 512) {
-            reply->sendError({413, u"payload_too_large"_s,
-                              u"payload above %1 bytes"_s.arg(m_options.maxFrameBytes - 512)});
-            return;
-        }
-        if (item.id.size() > 128) {
-            reply->sendError({400, u"bad_request"_s, u"message id longer than 128 characters"_s});
-            return;
-        }
-        // All or nothing: one item outside the token's streams refuses the batch.
+    // All or nothing: one item outside the token's streams refuses the batch.
+    for (const PublishItem &item : body.items) {
         if (!grant.streams.isEmpty() && !TokenSigner::grants(grant.streams, item.stream, true)) {
             reply->sendError(
                 {403, u"not_entitled"_s, u"the token does not grant publishing to %1"_s.arg(item.stream)});
@@ -211,7 +126,8 @@ void PublishApi::publish(const QHttpServerRequest &request, const HttpReplyPtr &
         }
     }
 
-    m_broker->publish(std::move(items), this,
+    const bool single = body.single;
+    m_broker->publish(std::move(body.items), this,
                       [reply, single](const std::vector<PublishResult> &results, const QString &error) {
                           if (!error.isEmpty()) {
                               reply->sendError({503, u"unavailable"_s, error, 1});

@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/protocol.h"
+#include "daemon/push/hellocheck.h"
 #include "daemon/push/session.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -23,8 +24,6 @@ constexpr int HeartbeatSlackMs = 5000;
 constexpr int DrainTickMs = 100;
 constexpr int DrainLeaveGraceMs = 5000; // time a client gets to leave after a Reconnect frame
 constexpr int DrainRetryJitterMs = 1000;
-// Streams one session may read (its token's, and those its hello names under a pattern).
-constexpr int MaxStreamsPerSession = 256;
 
 QByteArray reconnectFrame(quint32 retryAfterMs)
 {
@@ -244,20 +243,10 @@ void Worker::onFrame(Session *session, QByteArrayView bytes)
 
 void Worker::onHello(Session *session, const v1::Hello &hello)
 {
-    const TokenCheck check = m_signer.verify(
-        QByteArrayView(hello.token().data(), qsizetype(hello.token().size())), protocol::nowMs() / 1000);
-    if (!check.ok()) {
-        // Each reason its own code: a client renews an expired token, not a forged one.
-        const v1::ErrorCode code =
-            check.error == TokenError::Expired ? v1::TOKEN_EXPIRED
-            : check.error == TokenError::BadSignature || check.error == TokenError::UnknownKey
-                ? v1::TOKEN_TAMPERED
-                : v1::BAD_TOKEN;
-        fail(session, code, TokenSigner::errorText(check.error));
-        return;
-    }
-    if (check.claims.scope != TokenSigner::ConnectScope) {
-        fail(session, v1::WRONG_SCOPE, u"a %1 token cannot connect"_s.arg(check.claims.scope));
+    TokenClaims claims;
+    const HelloCheck token = checkHelloToken(m_signer, hello, protocol::nowMs() / 1000, &claims);
+    if (!token.ok()) {
+        fail(session, token.error, token.errorText);
         return;
     }
     if (m_draining) {
@@ -269,26 +258,13 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     // hello that a pattern of the token grants ("fx:*"); nothing else.
     QHash<QString, StreamPoint> positions;
     QStringList streams;
-    for (const QString &granted : std::as_const(check.claims.streams)) {
-        if (!granted.endsWith(u'*'))
-            streams.append(granted);
-    }
-    for (const v1::StreamPosition &position : hello.positions()) {
-        const QString stream = QString::fromStdString(position.stream());
-        if (!protocol::isValidStreamName(stream) || !TokenSigner::grants(check.claims.streams, stream)) {
-            fail(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream.left(128)));
-            return;
-        }
-        positions.insert(stream, {QString::fromStdString(position.epoch()), position.seq()});
-        if (!streams.contains(stream))
-            streams.append(stream);
-    }
-    if (streams.size() > MaxStreamsPerSession) {
-        fail(session, v1::BAD_REQUEST, u"a session reads at most %1 streams"_s.arg(MaxStreamsPerSession));
+    const HelloCheck entitled = checkHelloPositions(hello, claims, &positions, &streams);
+    if (!entitled.ok()) {
+        fail(session, entitled.error, entitled.errorText);
         return;
     }
 
-    session->setUserId(check.claims.subject);
+    session->setUserId(claims.subject);
     setStage(session, Session::Stage::Subscribing);
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
     WsConnection *connection = session->connection();

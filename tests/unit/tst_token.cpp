@@ -226,6 +226,14 @@ void TestToken::verifyClassifiesTokens_data()
         textExp.insert(u"exp"_s, u"tomorrow"_s);
         QTest::addRow("signed payload with exp as text")
             << forge(Hs256Header, payloadJson(textExp)) << Now << TokenError::Malformed;
+        // Numbers no qint64 holds: converting them used to be undefined behaviour.
+        QTest::addRow("signed payload with exp beyond any qint64")
+            << forge(Hs256Header, R"({"exp":1e300,"iss":"bfg","scope":"connect","sub":"alice"})") << Now
+            << TokenError::Malformed;
+        QTest::addRow("signed payload with iat beyond any qint64")
+            << forge(Hs256Header,
+                     R"({"exp":1800000060,"iat":-1e300,"iss":"bfg","scope":"connect","sub":"alice"})")
+            << Now << TokenError::None;
     }
     {
         // Correctly signed and unexpired, but above the size any real token has.
@@ -291,8 +299,7 @@ void TestToken::patternsGrantFamiliesOfStreams_data()
     QTest::newRow("user pattern never grants") << QStringList{u"user:*"_s} << u"user:bob"_s << false << false;
     QTest::newRow("bare star never grants") << QStringList{u"*"_s} << u"fx:EURUSD"_s << false << false;
     // A backend's publish token may name every user's stream.
-    QTest::newRow("publish token, user pattern")
-        << QStringList{u"user:*"_s} << u"user:bob"_s << true << true;
+    QTest::newRow("publish token, user pattern") << QStringList{u"user:*"_s} << u"user:bob"_s << true << true;
     QTest::newRow("publish token, another kind") << QStringList{u"user:*"_s} << u"room:1"_s << true << false;
 }
 
