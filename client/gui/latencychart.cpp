@@ -23,14 +23,16 @@ constexpr double MinimumTopMs = 5;
 } // namespace
 
 LatencyChart::LatencyChart(WatchSession *session, QWidget *parent)
-    : QChartView(parent)
+    // Given the chart at construction: QChartView(parent) makes a chart of its
+    // own, which setChart() would then release without deleting it (a leak).
+    : QChartView(new QChart, parent)
     , m_session(session)
     , m_median(new QLineSeries)
     , m_max(new QLineSeries)
     , m_x(new QValueAxis)
     , m_y(new QValueAxis)
 {
-    auto *chart = new QChart;
+    QChart *chart = this->chart();
     chart->setTitle(u"Latency per second, last 2 minutes"_s);
     chart->setAnimationOptions(QChart::NoAnimation);
     chart->setMargins(QMargins(4, 4, 4, 4));
@@ -49,7 +51,6 @@ LatencyChart::LatencyChart(WatchSession *session, QWidget *parent)
         series->attachAxis(m_x);
         series->attachAxis(m_y);
     }
-    setChart(chart); // the view takes the chart over
     setRenderHint(QPainter::Antialiasing);
     setMinimumHeight(180);
     connect(m_session, &WatchSession::latencySampled, this, &LatencyChart::refresh);
