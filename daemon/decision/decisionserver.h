@@ -47,8 +47,8 @@ struct DecisionOptions
     int reportIntervalMs = 1000;
     double assignRatePerSecond = 2000; // token bucket for GET /v1/assign; 0: unlimited
     int assignBurst = 2000;
-    double latencySloMs = 50; // p99 above it marks a node's suggested capacity
-    QByteArray secret;        // shared with the push nodes
+    double latencySloMs = 50;          // p99 above it marks a node's suggested capacity
+    QByteArray secret;                 // shared with the push nodes
     QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QList<AdminKeyConfig> adminKeys;
 };

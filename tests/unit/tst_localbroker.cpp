@@ -87,6 +87,11 @@ private:
     LocalBrokerOptions options(int historySize = 100, int historyAgeSeconds = 300) const;
     // Rows in the history file's messages table (-1: unreadable).
     int storedMessages(const QString &path = {}) const;
+    // Publishes seq 1 to 5 to user:alice one at a time and copies the broker's
+    // files into `copy` while it runs (every publish committed): what a crash
+    // leaves. Stream positions after the first message wait a second, so the
+    // copy's stored position is 1 and its log holds 5.
+    bool crashAfterFive(const QTemporaryDir &copy, QString *epoch);
 
     std::unique_ptr<QTemporaryDir> m_dir;
 };
@@ -673,6 +678,26 @@ void TestLocalBroker::diskKeepsTheAgeWindowOnly()
     broker.unsubscribe(u"user:alice"_s, &collector);
 }
 
+bool TestLocalBroker::crashAfterFive(const QTemporaryDir &copy, QString *epoch)
+{
+    LocalBroker broker(options());
+    QString error;
+    if (!broker.start(&error))
+        return false;
+    std::vector<PublishResult> results;
+    for (int seq = 1; seq <= 5; ++seq) {
+        if (!publish(broker, items(u"user:alice"_s, seq, seq), this, &results))
+            return false;
+    }
+    *epoch = results.front().epoch;
+    for (const QString &suffix : {u""_s, u"-wal"_s, u"-shm"_s}) {
+        const QString from = options().databasePath + suffix;
+        if (QFile::exists(from) && !QFile::copy(from, copy.filePath(u"history.sqlite"_s + suffix)))
+            return false;
+    }
+    return true;
+}
+
 void TestLocalBroker::crashBetweenPositionWritesLosesNoSeq()
 {
     // Stream positions after a stream's first message are written once a
@@ -680,20 +705,7 @@ void TestLocalBroker::crashBetweenPositionWritesLosesNoSeq()
     // while the broker runs (every publish committed): what a crash leaves.
     QTemporaryDir copy;
     QString epoch;
-    {
-        LocalBroker broker(options());
-        QString error;
-        QVERIFY2(broker.start(&error), qPrintable(error));
-        std::vector<PublishResult> results;
-        for (int seq = 1; seq <= 5; ++seq)
-            QVERIFY(publish(broker, items(u"user:alice"_s, seq, seq), this, &results));
-        epoch = results.front().epoch;
-        for (const QString &suffix : {u""_s, u"-wal"_s, u"-shm"_s}) {
-            const QString from = options().databasePath + suffix;
-            if (QFile::exists(from))
-                QVERIFY(QFile::copy(from, copy.filePath(u"history.sqlite"_s + suffix)));
-        }
-    }
+    QVERIFY(crashAfterFive(copy, &epoch));
 
     LocalBrokerOptions crashed = options();
     crashed.databasePath = copy.filePath(u"history.sqlite"_s);
@@ -718,19 +730,8 @@ void TestLocalBroker::positionsCatchUpWithALogAheadOfThem()
     // the log). The next run publishes nothing while its short window prunes
     // the whole log; the run after that must still continue at 6.
     QTemporaryDir copy;
-    {
-        LocalBroker broker(options());
-        QString error;
-        QVERIFY2(broker.start(&error), qPrintable(error));
-        std::vector<PublishResult> results;
-        for (int seq = 1; seq <= 5; ++seq)
-            QVERIFY(publish(broker, items(u"user:alice"_s, seq, seq), this, &results));
-        for (const QString &suffix : {u""_s, u"-wal"_s, u"-shm"_s}) {
-            const QString from = options().databasePath + suffix;
-            if (QFile::exists(from))
-                QVERIFY(QFile::copy(from, copy.filePath(u"history.sqlite"_s + suffix)));
-        }
-    }
+    QString epoch;
+    QVERIFY(crashAfterFive(copy, &epoch));
     LocalBrokerOptions crashed = options(100, 1);
     crashed.databasePath = copy.filePath(u"history.sqlite"_s);
     {

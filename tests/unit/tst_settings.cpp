@@ -156,7 +156,8 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
         << u"push/connections_per_ip_per_s=-1"_s << u"push/connections_per_ip_per_s"_s;
     QTest::addRow("inbound frames not a number")
         << u"push/inbound_frames_per_s=many"_s << u"push/inbound_frames_per_s"_s;
-    QTest::addRow("inbound bytes negative") << u"push/inbound_bytes_per_s=-5"_s << u"push/inbound_bytes_per_s"_s;
+    QTest::addRow("inbound bytes negative")
+        << u"push/inbound_bytes_per_s=-5"_s << u"push/inbound_bytes_per_s"_s;
     QTest::addRow("publish requests negative")
         << u"push/publish_requests_per_s=-1"_s << u"push/publish_requests_per_s"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
@@ -214,11 +215,11 @@ void TestSettings::patternsAndPreviousSecretsAreAccepted()
     QTemporaryDir dir;
     DaemonSettings settings;
     QString error;
-    QVERIFY2(DaemonSettings::load({},
-                                  {u"general/data_dir="_s + dir.path(),
-                                   u"decision/public_streams=fx:*, news:all, room:4*"_s,
-                                   u"general/previous_secrets=old-secret-0123456789, older-secret-0123456789"_s},
-                                  &settings, &error),
+    QVERIFY2(DaemonSettings::load(
+                 {},
+                 {u"general/data_dir="_s + dir.path(), u"decision/public_streams=fx:*, news:all, room:4*"_s,
+                  u"general/previous_secrets=old-secret-0123456789, older-secret-0123456789"_s},
+                 &settings, &error),
              qPrintable(error));
     QCOMPARE(settings.decision.publicStreams, (QStringList{u"fx:*"_s, u"news:all"_s, u"room:4*"_s}));
     QVERIFY2(settings.loadSecret(&error), qPrintable(error));
