@@ -278,6 +278,16 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
         r.integer(u"push/inbound_frames_per_s"_s, p.inboundFramesPerSecond, 0, 10'000'000);
     p.inboundBytesPerSecond =
         r.integer(u"push/inbound_bytes_per_s"_s, p.inboundBytesPerSecond, 0, 1'000'000'000);
+    p.maxConnectionsPerUser =
+        r.integer(u"push/max_connections_per_user"_s, p.maxConnectionsPerUser, 0, 1'000'000);
+    {
+        const QString policy = r.string(u"push/connections_per_user_policy"_s, u"close_oldest"_s);
+        if (policy != u"close_oldest"_s && policy != u"refuse_new"_s)
+            r.problem(
+                u"push/connections_per_user_policy: expected close_oldest or refuse_new, got \"%1\""_s.arg(
+                    policy));
+        p.refuseNewPerUser = policy == u"refuse_new"_s;
+    }
     p.publishRequestsPerSecond =
         r.integer(u"push/publish_requests_per_s"_s, p.publishRequestsPerSecond, 0, 10'000'000);
     p.maxSendQueueBytes = r.integer(u"push/max_send_queue_bytes"_s, int(p.maxSendQueueBytes), 65536, 1 << 30);

@@ -39,8 +39,13 @@ struct PushOptions
     int connectionsPerIpPerSecond = 1000; // new connections a second from one address (burst: twice)
     int inboundFramesPerSecond = 100;     // frames a connection may send a second (burst: twice)
     int inboundBytesPerSecond = 1 << 20;  // bytes a connection may send a second (burst: twice)
-    int publishRequestsPerSecond = 1000;  // publish requests a second per key, token subject or
-                                          // (open API) address (burst: the same)
+    // Sessions one user may hold on the node; above, the oldest is closed
+    // (REPLACED) or, with refuseNewPerUser, the new one refused
+    // (TOO_MANY_CONNECTIONS). 0: no limit.
+    int maxConnectionsPerUser = 10;
+    bool refuseNewPerUser = false;
+    int publishRequestsPerSecond = 1000; // publish requests a second per key, token subject or
+                                         // (open API) address (burst: the same)
     qint64 maxSendQueueBytes = 4 * 1024 * 1024;
     int maxPublishBatch = 1000;
     int reportIntervalMs = 1000;

@@ -51,6 +51,9 @@ PushServer::PushServer(PushOptions options, Broker *broker, QObject *parent)
     , m_options(std::move(options))
     , m_broker(broker)
     , m_connectionsPerIp(m_options.connectionsPerIpPerSecond, 2.0 * m_options.connectionsPerIpPerSecond)
+    , m_users(m_options.maxConnectionsPerUser, m_options.refuseNewPerUser
+                                                   ? UserConnections::Policy::RefuseNew
+                                                   : UserConnections::Policy::CloseOldest)
 {}
 
 PushServer::~PushServer()
@@ -117,7 +120,7 @@ bool PushServer::start(QString *error)
         thread->setObjectName(u"push-worker-%1"_s.arg(i));
         if (m_options.eventLoop == u"epoll"_s)
             thread->setEventDispatcher(new EpollEventDispatcher); // the thread takes it over
-        auto *worker = new Worker(i, m_options, m_broker, &m_stats);
+        auto *worker = new Worker(i, m_options, m_broker, &m_stats, &m_users);
         worker->moveToThread(thread);
         thread->start();
         QMetaObject::invokeMethod(worker, &Worker::initialize, Qt::BlockingQueuedConnection);

@@ -88,6 +88,7 @@ private:
     std::vector<Worker *> m_workers;
     size_t m_nextWorker = 0;
     KeyedTokenBuckets m_connectionsPerIp; // push/connections_per_ip_per_s
+    UserConnections m_users;              // push/max_connections_per_user
     bool m_draining = false;
     bool m_stopped = false;
     bool m_shuttingDown = false;

@@ -75,6 +75,7 @@ public:
                                      // then; Closing: gone by then
     qint64 leaveByMs = 0;            // asked to reconnect elsewhere: closed if still here then
     TokenBucket inboundFrames{0, 1}; // what the client may send (push/inbound_*_per_s)
+    bool countedForUser = false;     // in UserConnections (push/max_connections_per_user)
     TokenBucket inboundBytes{0, 1};
 
 private:

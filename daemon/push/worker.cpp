@@ -36,11 +36,13 @@ QByteArray reconnectFrame(quint32 retryAfterMs)
 }
 } // namespace
 
-Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats)
+Worker::Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats,
+               UserConnections *users)
     : m_index(index)
     , m_options(options)
     , m_broker(broker)
     , m_stats(stats)
+    , m_users(users)
     , m_signer(options.secret, options.previousSecrets)
 {}
 
@@ -264,6 +266,22 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
         return;
     }
 
+    if (m_users->isLimited()) {
+        std::optional<UserConnections::Entry> evicted;
+        if (!m_users->add(claims.subject, {this, session->id()}, &evicted)) {
+            fail(session, v1::TOO_MANY_CONNECTIONS,
+                 u"user %1 already has %2 connections"_s.arg(claims.subject)
+                     .arg(m_options.maxConnectionsPerUser));
+            return;
+        }
+        session->countedForUser = true;
+        if (evicted) {
+            Worker *worker = evicted->worker;
+            const quint64 sessionId = evicted->sessionId;
+            QMetaObject::invokeMethod(
+                worker, [worker, sessionId] { worker->closeReplaced(sessionId); }, Qt::QueuedConnection);
+        }
+    }
     session->setUserId(claims.subject);
     setStage(session, Session::Stage::Subscribing);
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
@@ -547,11 +565,26 @@ void Worker::removeSession(Session *session)
     }
     if (session->stage() == Session::Stage::AwaitingHello)
         --m_awaitingHello;
+    if (session->countedForUser)
+        m_users->remove(session->userId(), {this, session->id()});
     // Called from inside the connection's own callbacks: deleted after this turn.
     m_ended.push_back(std::move(it->second));
     m_sessions.erase(it);
     m_stats->connections.fetch_sub(1, std::memory_order_relaxed);
     scheduleAfterTurn();
+}
+
+void Worker::closeReplaced(quint64 sessionId)
+{
+    // Rare (a user past its limit): a scan rather than an index by id.
+    for (auto &[connection, session] : m_sessions) {
+        if (session->id() == sessionId) {
+            // No longer counted: the newer session took its place.
+            session->countedForUser = false;
+            fail(session.get(), v1::REPLACED, u"a newer connection of this user took its place"_s);
+            return;
+        }
+    }
 }
 
 void Worker::shutdown()

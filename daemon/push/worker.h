@@ -24,6 +24,7 @@
 #include "daemon/broker/broker.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/session.h"
+#include "daemon/push/userconnections.h"
 #include "daemon/push/wsconnection.h"
 
 class QTimer;
@@ -44,7 +45,8 @@ class Worker : public QObject, public WsConnection::Listener
     Q_DISABLE_COPY_MOVE(Worker)
 
 public:
-    Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats);
+    // `users` (shared by the node's workers) counts each user's sessions.
+    Worker(int index, const PushOptions &options, Broker *broker, PushStats *stats, UserConnections *users);
     ~Worker() override;
 
     // Any thread.
@@ -64,6 +66,9 @@ public:
     // elsewhere (a Reconnect frame with a jittered delay), closes those that
     // have not gone after a grace period, and turns new clients away.
     void setDraining(bool draining, int sessionsPerSecond);
+    // Closes session `sessionId` of this worker with REPLACED: a newer
+    // connection of its user took its place (push/max_connections_per_user).
+    void closeReplaced(quint64 sessionId);
 
 private:
     // This worker's sessions that read one stream, and their state in it. It
@@ -124,6 +129,7 @@ private:
     PushOptions m_options;
     Broker *m_broker;
     PushStats *m_stats;
+    UserConnections *m_users;
     TokenSigner m_signer;
     QTimer *m_sweepTimer = nullptr;
     QTimer *m_drainTimer = nullptr;

@@ -211,6 +211,8 @@ private Q_SLOTS:
     void floodFromOneClientClosesOnlyIt();
     void connectionsPerAddressAreLimited();
     void publishRequestsAreLimitedPerKey();
+    void connectionsPerUserAreLimited_data();
+    void connectionsPerUserAreLimited();
 
 private:
     v1::AssignResponse assign(const BfgdProcess &bfgd, const QString &user);
@@ -784,6 +786,55 @@ void TestPushConnection::publishRequestsAreLimitedPerKey()
     }
     QVERIFY2(limited >= 3, qPrintable(QString::number(limited)));
     QCOMPARE(publishWith("calm-key-0123456789").status, 200); // its own budget
+}
+
+void TestPushConnection::connectionsPerUserAreLimited_data()
+{
+    QTest::addColumn<QString>("policy");
+    QTest::newRow("close the oldest") << u"close_oldest"_s;
+    QTest::newRow("refuse the new") << u"refuse_new"_s;
+}
+
+void TestPushConnection::connectionsPerUserAreLimited()
+{
+    QFETCH(QString, policy);
+    BfgdProcess bfgd({u"--set"_s, u"push/max_connections_per_user=2"_s, u"--set"_s,
+                      u"push/connections_per_user_policy="_s + policy});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    auto open = [&](const QString &user) {
+        auto client = std::make_unique<RawClient>();
+        const v1::AssignResponse assigned = assign(bfgd, user);
+        if (!client->connectTo(bfgd.pushUrl()) || !client->upgrade(RawClient::hello(assigned.token())))
+            qWarning() << "no upgrade for" << user;
+        return client;
+    };
+    auto welcomed = [](RawClient &client) {
+        const auto frame = client.nextServerFrame(QDeadlineTimer(WaitMs));
+        return frame && frame->has_welcome();
+    };
+    auto first = open(u"ann"_s);
+    QVERIFY(welcomed(*first));
+    auto second = open(u"ann"_s);
+    QVERIFY(welcomed(*second));
+    auto other = open(u"ben"_s); // another user is not counted against ann
+    QVERIFY(welcomed(*other));
+    auto third = open(u"ann"_s);
+    if (policy == u"close_oldest"_s) {
+        QVERIFY(welcomed(*third));
+        verifyRefused(*first, v1::REPLACED);
+        QVERIFY(publish(bfgd, u"user:ann"_s, 1, 10)); // both remaining sessions get it
+        for (RawClient *client : {second.get(), third.get()}) {
+            const auto message = client->nextServerFrame(QDeadlineTimer(WaitMs));
+            QVERIFY(message && message->has_message());
+            QCOMPARE(message->message().seq(), quint64(1));
+        }
+    } else {
+        verifyRefused(*third, v1::TOO_MANY_CONNECTIONS);
+        // Once one leaves, a new one is taken.
+        first.reset();
+        QTRY_VERIFY_WITH_TIMEOUT(welcomed(*open(u"ann"_s)), WaitMs);
+    }
 }
 
 QTEST_GUILESS_MAIN(TestPushConnection)

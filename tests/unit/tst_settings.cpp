@@ -158,6 +158,10 @@ void TestSettings::badValuesAreRefusedNamingTheKey_data()
         << u"push/inbound_frames_per_s=many"_s << u"push/inbound_frames_per_s"_s;
     QTest::addRow("inbound bytes negative")
         << u"push/inbound_bytes_per_s=-5"_s << u"push/inbound_bytes_per_s"_s;
+    QTest::addRow("per-user policy unknown")
+        << u"push/connections_per_user_policy=lottery"_s << u"push/connections_per_user_policy"_s;
+    QTest::addRow("connections per user negative")
+        << u"push/max_connections_per_user=-2"_s << u"push/max_connections_per_user"_s;
     QTest::addRow("publish requests negative")
         << u"push/publish_requests_per_s=-1"_s << u"push/publish_requests_per_s"_s;
     QTest::addRow("broker we do not have") << u"broker/type=kafka"_s << u"broker/type"_s;
