@@ -58,7 +58,7 @@ Probe::Probe(ProbeOptions options, QObject *parent)
     connect(&m_phaseTimer, &QTimer::timeout, this, &Probe::endPublishing);
     m_dropTimer.setSingleShot(true);
     m_dropTimer.setTimerType(Qt::PreciseTimer);
-    connect(&m_dropTimer, &QTimer::timeout, this, &Probe::dropAllConnections);
+    connect(&m_dropTimer, &QTimer::timeout, this, &Probe::dropEveryone); // --drop-at: timed like a storm
     m_drainCheckTimer.setInterval(DrainCheckMs);
     connect(&m_drainCheckTimer, &QTimer::timeout, this, &Probe::checkDrained);
     m_drainDeadlineTimer.setSingleShot(true);
@@ -339,13 +339,6 @@ void Probe::checkDrained()
             return;
     }
     finish();
-}
-
-void Probe::dropAllConnections()
-{
-    qCInfo(lcProbe) << "dropping every connection" << m_publishClock.elapsed() << "ms into publishing";
-    for (PushClient *client : m_clients)
-        client->dropConnection();
 }
 
 void Probe::interrupt()

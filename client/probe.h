@@ -69,7 +69,6 @@ private:
     void beginPublishing();
     void endPublishing();
     void checkDrained();
-    void dropAllConnections();
     void printProgress();
     void finish(const QString &fatal = {});
     ProbeReport makeReport() const;

@@ -42,10 +42,4 @@ void UserConnections::remove(const QString &user, Entry entry)
         m_users.erase(it);
 }
 
-int UserConnections::count(const QString &user) const
-{
-    std::lock_guard lock(m_mutex);
-    return int(m_users.value(user).size());
-}
-
 } // namespace bfg

@@ -44,12 +44,11 @@ public:
     // session to close; it no longer counts.
     bool add(const QString &user, Entry entry, std::optional<Entry> *evicted);
     void remove(const QString &user, Entry entry);
-    int count(const QString &user) const;
 
 private:
     int m_max;
     Policy m_policy;
-    mutable std::mutex m_mutex;
+    std::mutex m_mutex;
     QHash<QString, std::deque<Entry>> m_users; // oldest first
 };
 
