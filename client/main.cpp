@@ -74,6 +74,10 @@ int main(int argc, char *argv[])
     if (options.eventLoop == u"epoll"_s)
         QCoreApplication::setEventDispatcher(new bfg::EpollEventDispatcher);
     QCoreApplication app(argc, argv);
+    if (!options.applyTls(&error)) {
+        std::fprintf(stderr, "bfg-probe: %s\n", qPrintable(error));
+        return 2;
+    }
 
     // Per-connection events of hundreds of clients would drown the progress lines; the
     // summary counts them. QT_LOGGING_RULES still overrides this.

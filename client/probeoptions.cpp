@@ -19,6 +19,7 @@
 #include <QRandomGenerator>
 #include <QRegularExpression>
 
+#include "common/clienttls.h"
 #include "common/protocol.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -225,6 +226,13 @@ QString scenarioName(Scenario scenario)
     return {};
 }
 
+bool ProbeOptions::applyTls(QString *error) const
+{
+    if (insecure)
+        clienttls::disableVerification();
+    return caFile.isEmpty() || clienttls::trustCaFile(caFile, error);
+}
+
 bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QString *error)
 {
     QCommandLineParser parser;
@@ -369,6 +377,10 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"A figures line every this many seconds (messages, p99, lost, memory); soak's default 60, "
         "otherwise none."_s,
         u"s"_s);
+    const QCommandLineOption caFileOption(u"ca-file"_s, QString::fromLatin1(clienttls::CaFileHelp) + u'.',
+                                          u"file"_s);
+    const QCommandLineOption insecureOption(u"insecure"_s,
+                                            QString::fromLatin1(clienttls::InsecureHelp) + u'.');
     const QCommandLineOption shardOption(
         u"shard"_s,
         u"Run users i, i+n, i+2n ... of --users only: n probe processes (each holding at most ~19,000 "
@@ -376,14 +388,15 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "files with `bfg-probe merge`."_s,
         u"i/n"_s);
 
-    parser.addOptions(
-        {decisionOption,      usersOption,        rateOption,        durationOption,   publishOption,
-         publishKeyOption,    noPublishOption,    userPrefixOption,  rampOption,       maxConnectingOption,
-         sourceAddressOption, sharedStreamOption, sharedRateOption,  dropAtOption,     jsonOption,
-         quietOption,         eventLoopOption,    burstFactorOption, burstEveryOption, burstLengthOption,
-         stormAtOption,       stormsOption,       stormEveryOption,  churnRateOption,  churnAwayOption,
-         dropEveryOption,     drainEveryOption,   drainForOption,    adminKeyOption,   watchPidOption,
-         reportEveryOption,   shardOption,        guiOption,         userOption});
+    parser.addOptions({decisionOption,   usersOption,         rateOption,          durationOption,
+                       publishOption,    publishKeyOption,    noPublishOption,     userPrefixOption,
+                       rampOption,       maxConnectingOption, sourceAddressOption, sharedStreamOption,
+                       sharedRateOption, dropAtOption,        jsonOption,          quietOption,
+                       eventLoopOption,  burstFactorOption,   burstEveryOption,    burstLengthOption,
+                       stormAtOption,    stormsOption,        stormEveryOption,    churnRateOption,
+                       churnAwayOption,  dropEveryOption,     drainEveryOption,    drainForOption,
+                       adminKeyOption,   watchPidOption,      reportEveryOption,   shardOption,
+                       guiOption,        userOption,          caFileOption,        insecureOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -402,6 +415,16 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     if (parser.isSet(versionOption))
         parser.showVersion();
     ProbeOptions parsed;
+    parsed.caFile = parser.value(caFileOption);
+    parsed.insecure = parser.isSet(insecureOption);
+    if (parser.isSet(caFileOption) && !QFileInfo(parsed.caFile).isReadable()) {
+        *error = u"--ca-file: cannot read \"%1\""_s.arg(parsed.caFile);
+        return false;
+    }
+    if (parsed.insecure && parser.isSet(caFileOption)) {
+        *error = u"--ca-file and --insecure exclude each other"_s;
+        return false;
+    }
     parsed.gui = parser.isSet(guiOption);
     if (parsed.gui) {
         // Load options mean nothing to one user in a window: say so rather than ignore them.

@@ -84,6 +84,12 @@ struct ProbeOptions
     QString eventLoop = QStringLiteral("epoll"); // "epoll" (EpollEventDispatcher) or "qt" (Qt's default)
     bool gui = false;                            // --gui: one user in a window; decisionUrls may be empty
     QString guiUserId;                           // --user: the window's user id, when given
+    QString caFile;                              // --ca-file: trusted besides the system's CAs
+    bool insecure = false;                       // --insecure: no certificate checked
+
+    // Makes --ca-file / --insecure what every TLS connection of the process
+    // trusts; call once the application object exists.
+    bool applyTls(QString *error) const;
 
     bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0); }
     // Local index -> user id: shards of one run name distinct users.

@@ -15,6 +15,7 @@
 #include <QTableView>
 #include <QTimer>
 
+#include "common/clienttls.h"
 #include "console/core/adminclient.h"
 #include "console/core/credentialstore.h"
 #include "console/core/nodetablemodel.h"
@@ -98,9 +99,21 @@ int main(int argc, char *argv[])
     const QCommandLineOption screenshotAfterOption(u"screenshot-after"_s,
                                                    u"Seconds to wait before the screenshots (default 30)."_s,
                                                    u"seconds"_s, u"30"_s);
-    parser.addOptions(
-        {decisionOption, tokenFileOption, themeOption, screenshotsOption, screenshotAfterOption});
+    const QCommandLineOption caFileOption(u"ca-file"_s,
+                                          QString::fromLatin1(bfg::clienttls::CaFileHelp) + u'.', u"file"_s);
+    const QCommandLineOption insecureOption(u"insecure"_s,
+                                            QString::fromLatin1(bfg::clienttls::InsecureHelp) + u'.');
+    parser.addOptions({decisionOption, tokenFileOption, themeOption, screenshotsOption, screenshotAfterOption,
+                       caFileOption, insecureOption});
     parser.process(app);
+
+    if (parser.isSet(caFileOption) && parser.isSet(insecureOption))
+        return fail(u"--ca-file and --insecure exclude each other"_s);
+    if (parser.isSet(insecureOption))
+        bfg::clienttls::disableVerification();
+    if (QString error;
+        parser.isSet(caFileOption) && !bfg::clienttls::trustCaFile(parser.value(caFileOption), &error))
+        return fail(error);
 
     QList<QUrl> urls;
     QStringList urlTexts;

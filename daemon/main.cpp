@@ -13,6 +13,7 @@
 #include <QLoggingCategory>
 #include <QSocketNotifier>
 
+#include "common/clienttls.h"
 #include "common/logging.h"
 #include "common/protocol.h"
 #include "common/token.h"
@@ -205,6 +206,18 @@ int main(int argc, char *argv[])
     }
     if (!settings.logRules.isEmpty())
         QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));
+    if (!settings.tlsCaFile.isEmpty() && !bfg::clienttls::trustCaFile(settings.tlsCaFile, &error)) {
+        fprintf(stderr, "bfgd: tls/ca_file: %s\n", qPrintable(error));
+        return 2;
+    }
+    if (settings.push.tls) {
+        qCInfo(lcMain).noquote() << "TLS on every listener:" << settings.push.tls->summary();
+    } else if ((settings.runDecision && !settings.decision.address.isLoopback()) ||
+               (settings.runPush &&
+                (!settings.push.address.isLoopback() || !settings.push.httpAddress.isLoopback()))) {
+        qCWarning(lcMain) << "TLS is off on a listener other hosts can reach: tokens and messages cross the "
+                             "network in clear text (set tls/certificate and tls/private_key)";
+    }
 
     std::unique_ptr<bfg::DecisionServer> decision;
     std::unique_ptr<bfg::Broker> broker;

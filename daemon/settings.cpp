@@ -331,6 +331,22 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     redis.db = r.integer(u"broker/redis_db"_s, redis.db, 0, 1000);
     redis.timeoutMs = r.integer(u"broker/redis_timeout_ms"_s, redis.timeoutMs, 50, 60000);
 
+    // TLS: one certificate and key for every listener of this bfgd, checked
+    // now; the CA file is what bfgd trusts when it calls decision servers.
+    s.tlsCertificate = r.path(u"tls/certificate"_s, QString());
+    s.tlsPrivateKey = r.path(u"tls/private_key"_s, QString());
+    s.tlsCaFile = r.path(u"tls/ca_file"_s, QString());
+    if (s.tlsCertificate.isEmpty() != s.tlsPrivateKey.isEmpty()) {
+        r.problem(u"tls/certificate and tls/private_key: set both (TLS on every listener) or neither"_s);
+    } else if (!s.tlsCertificate.isEmpty() && r.firstProblem().isEmpty()) {
+        QString tlsError;
+        d.tls = p.tls = ServerTls::load(s.tlsCertificate, s.tlsPrivateKey, &tlsError);
+        if (!d.tls)
+            r.problem(tlsError);
+    }
+    if (!s.tlsCaFile.isEmpty() && !QFileInfo(s.tlsCaFile).isReadable())
+        r.problem(u"tls/ca_file: cannot read %1"_s.arg(s.tlsCaFile));
+
     if (s.runPush && !s.runDecision && p.decisionUrls.isEmpty())
         r.problem(
             u"push/decision_urls: a push node without the decision role must name its decision servers"_s);

@@ -14,6 +14,7 @@
 #include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
 #include "daemon/push/pushoptions.h"
+#include "daemon/tls/servertls.h"
 
 namespace bfg {
 
@@ -33,6 +34,9 @@ struct DaemonSettings
     QString secretFile;                // general/secret_file
     QList<QByteArray> previousSecrets; // general/previous_secrets: still verify, never sign
     QString adminKeyFile;              // set when bfgd made or reused data_dir/admin-key
+    QString tlsCertificate;            // tls/certificate (loaded into decision.tls and push.tls)
+    QString tlsPrivateKey;             // tls/private_key
+    QString tlsCaFile;                 // tls/ca_file: trusted when bfgd calls decision servers
 
     // One line per key with its effective value, for --print-config.
     QStringList effective;

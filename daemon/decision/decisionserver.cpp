@@ -15,6 +15,7 @@
 #include "daemon/decision/clusterstate.h"
 #include "daemon/http/httpservice.h"
 #include "daemon/http/protojson.h"
+#include "daemon/tls/servertls.h"
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -40,7 +41,7 @@ DecisionServer::~DecisionServer() = default;
 QUrl DecisionServer::url() const
 {
     QUrl url;
-    url.setScheme(u"http"_s);
+    url.setScheme(m_options.tls ? u"https"_s : u"http"_s);
     url.setHost(m_options.address.toString());
     url.setPort(m_port);
     return url;
@@ -50,6 +51,8 @@ bool DecisionServer::start(QString *error)
 {
     m_http = new HttpService(u"decision"_s, this);
     m_http->setMaxBodyBytes(64 * 1024);
+    if (m_options.tls)
+        m_http->setTls(m_options.tls->qtConfiguration());
     QString listenError;
     m_port = m_http->listen(m_options.address, m_options.port, &listenError);
     if (m_port == 0) {

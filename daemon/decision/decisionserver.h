@@ -23,6 +23,8 @@ class QHttpServerRequest;
 
 namespace bfg {
 
+class ServerTls;
+
 class AdminApi;
 class ClusterState;
 class HttpReply;
@@ -40,8 +42,9 @@ struct DecisionOptions
     QString decisionId; // names this server in snapshots and logs; default host-port
     QHostAddress address = QHostAddress::LocalHost;
     quint16 port = 8080;
-    QString store;               // SQLite file path, or postgresql://user:pass@host:port/db
-    int allowedLoadPercent = 80; // until an operator sets it in the store
+    std::shared_ptr<const ServerTls> tls; // set: HTTPS (and WSS for the admin stream)
+    QString store;                        // SQLite file path, or postgresql://user:pass@host:port/db
+    int allowedLoadPercent = 80;          // until an operator sets it in the store
     int tokenTtlSeconds = 60;
     QStringList publicStreams; // shared streams every connect token grants (fx:EURUSD, news:all)
     int reportIntervalMs = 1000;

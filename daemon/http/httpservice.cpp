@@ -4,6 +4,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSslServer>
 #include <QTcpServer>
 #include <QTcpSocket>
 
@@ -85,9 +86,29 @@ void HttpService::addRoute(QHttpServerRequest::Method method, const QString &pat
     m_routes.append({method, splitPath(pattern), std::move(handler)});
 }
 
+void HttpService::setTls(const QSslConfiguration &configuration)
+{
+    m_tls = true;
+    m_tlsConfiguration = configuration;
+}
+
 quint16 HttpService::listen(const QHostAddress &address, quint16 port, QString *error, int backlog)
 {
-    auto *server = new QTcpServer(this);
+    QTcpServer *server = nullptr;
+    if (m_tls) {
+        // Hands a connection over once its TLS handshake is done; one that
+        // stalls in it is dropped after the timeout.
+        auto *sslServer = new QSslServer(this);
+        sslServer->setSslConfiguration(m_tlsConfiguration);
+        sslServer->setHandshakeTimeout(10000);
+        connect(sslServer, &QSslServer::errorOccurred, this,
+                [this](QSslSocket *, QAbstractSocket::SocketError socketError) {
+                    qCDebug(lcHttp) << m_name << "TLS handshake failed:" << socketError;
+                });
+        server = sslServer;
+    } else {
+        server = new QTcpServer(this);
+    }
     server->setListenBacklogSize(backlog);
     if (!server->listen(address, port)) {
         *error = server->errorString();

@@ -16,6 +16,7 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QPointer>
+#include <QSslConfiguration>
 #include <QStringList>
 
 class QJsonObject;
@@ -79,6 +80,9 @@ public:
     // QAbstractHttpServer::nextPendingWebSocketConnection().
     void addWebSocketPath(const QString &path) { m_webSocketPaths.append(path); }
 
+    // Serve HTTPS with this configuration (certificate and key) from the next listen() on.
+    void setTls(const QSslConfiguration &configuration);
+
     // Body size above which a request is refused with 413.
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
 
@@ -107,6 +111,8 @@ private:
     QList<Route> m_routes;
     QStringList m_webSocketPaths;
     qint64 m_maxBodyBytes = 4 * 1024 * 1024;
+    bool m_tls = false;
+    QSslConfiguration m_tlsConfiguration;
 };
 
 } // namespace bfg

@@ -11,6 +11,7 @@
 #include "daemon/broker/broker.h"
 #include "daemon/http/httpservice.h"
 #include "daemon/push/publishbody.h"
+#include "daemon/tls/servertls.h"
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -45,6 +46,8 @@ bool PublishApi::start(QString *error)
                      [this](const QHttpServerRequest &, const QStringList &, const HttpReplyPtr &reply) {
                          reply->sendJson({{u"status"_s, u"ok"_s}, {u"node"_s, m_options.nodeId}});
                      });
+    if (m_options.tls)
+        m_http->setTls(m_options.tls->qtConfiguration());
     QString listenError;
     m_port = m_http->listen(m_options.httpAddress, m_options.httpPort, &listenError);
     if (m_port == 0) {

@@ -5,6 +5,8 @@
 // bfgd.conf by DaemonSettings, or directly by tests.
 #pragma once
 
+#include <memory>
+
 #include <QByteArray>
 #include <QHostAddress>
 #include <QList>
@@ -13,6 +15,8 @@
 
 namespace bfg {
 
+class ServerTls;
+
 struct PushOptions
 {
     QString nodeId;
@@ -20,8 +24,10 @@ struct PushOptions
     quint16 port = 8081;
     QHostAddress httpAddress = QHostAddress::LocalHost; // publish API
     quint16 httpPort = 8082;
-    QString publicUri;     // what clients are told to connect to; empty: ws://address:port/v1/ws
-    QString publicHttpUri; // what publishers are told; empty: http://httpAddress:httpPort
+    // Set: both listeners speak TLS (wss://, https://). Else plain.
+    std::shared_ptr<const ServerTls> tls;
+    QString publicUri;     // what clients are told to connect to; empty: ws(s)://address:port/v1/ws
+    QString publicHttpUri; // what publishers are told; empty: http(s)://httpAddress:httpPort
     QString region;
     int capacity = 10000;
     int workers = 2; // threads holding connections; 0: one per core

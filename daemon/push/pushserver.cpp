@@ -106,7 +106,9 @@ bool PushServer::start(QString *error)
         return false;
     }
     if (m_options.publicUri.isEmpty())
-        m_options.publicUri = u"ws://%1:%2/v1/ws"_s.arg(m_options.address.toString()).arg(port());
+        m_options.publicUri =
+            u"%1://%2:%3/v1/ws"_s.arg(m_options.tls ? u"wss"_s : u"ws"_s, m_options.address.toString())
+                .arg(port());
 
     if (m_options.nodeId.isEmpty())
         m_options.nodeId = QHostInfo::localHostName() + u'-' + QString::number(port());
@@ -133,7 +135,8 @@ bool PushServer::start(QString *error)
         return false;
     if (m_options.publicHttpUri.isEmpty())
         m_options.publicHttpUri =
-            u"http://%1:%2"_s.arg(m_options.httpAddress.toString()).arg(m_publishApi->port());
+            u"%1://%2:%3"_s.arg(m_options.tls ? u"https"_s : u"http"_s, m_options.httpAddress.toString())
+                .arg(m_publishApi->port());
 
     m_reporter = new Reporter(m_options, this, this);
     m_reporter->start();

@@ -12,6 +12,7 @@
 #include "common/protocol.h"
 #include "daemon/push/hellocheck.h"
 #include "daemon/push/session.h"
+#include "daemon/tls/servertls.h"
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -102,7 +103,8 @@ void Worker::takeSocket(qintptr socketDescriptor, bool refuse)
     // answers with a FRAME_TOO_LARGE error frame; above, the connection is
     // closed with 1009 before the payload is read.
     auto connection =
-        std::make_unique<WsConnection>(socketDescriptor, this, qint64(m_options.maxFrameBytes) * 2);
+        std::make_unique<WsConnection>(socketDescriptor, this, qint64(m_options.maxFrameBytes) * 2,
+                                       m_options.tls ? m_options.tls->context() : nullptr);
     WsConnection *raw = connection.get();
     auto owned = std::make_unique<Session>(std::move(connection), m_nextSessionId++);
     Session *session = owned.get();

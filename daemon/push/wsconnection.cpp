@@ -16,14 +16,20 @@
 #include <unistd.h>
 #endif
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <QEvent>
 #include <QSocketNotifier>
+
+#include "common/logging.h"
 
 namespace bfg {
 
 namespace {
 constexpr qsizetype ReadChunk = 64 * 1024;
 constexpr int MaxWriteSlices = 64;
+constexpr qsizetype TlsRecordBytes = 16 * 1024; // TLS's largest record
 
 // One read buffer per thread, shared by all its connections: an idle
 // connection keeps no read buffer of its own.
@@ -123,12 +129,19 @@ private:
     WsConnection *m_connection;
 };
 
-WsConnection::WsConnection(qintptr socket, Listener *listener, qint64 maxMessageBytes)
+WsConnection::WsConnection(qintptr socket, Listener *listener, qint64 maxMessageBytes, ssl_ctx_st *tls)
     : m_socket(socket)
     , m_listener(listener)
     , m_reader(maxMessageBytes)
 {
     prepareSocket(socket);
+    if (tls) {
+        m_ssl = SSL_new(tls);
+        if (m_ssl && SSL_set_fd(m_ssl, int(socket)) == 1)
+            SSL_set_accept_state(m_ssl); // the TLS handshake runs inside the first reads
+        else
+            m_tlsBroken = true; // never plain text instead: the first read closes it
+    }
     m_readNotifier = std::make_unique<Notifier>(socket, QSocketNotifier::Read, this);
 }
 
@@ -143,13 +156,14 @@ WsConnection::~WsConnection()
 
 void WsConnection::onReadable()
 {
+    if (m_ssl || m_tlsBroken) {
+        readTls();
+        return;
+    }
     char *buffer = readBuffer();
     const qsizetype n = readSome(m_socket, buffer, ReadChunk);
     if (n > 0) {
-        if (m_state == State::Handshake)
-            readHandshake(buffer, n);
-        else if (m_state != State::Closed)
-            readFrames(buffer, n);
+        received(buffer, n);
         return;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -157,8 +171,59 @@ void WsConnection::onReadable()
     teardown(); // end of stream or a socket error
 }
 
+void WsConnection::received(char *data, qsizetype size)
+{
+    if (m_state == State::Handshake)
+        readHandshake(data, size);
+    else if (m_state != State::Closed)
+        readFrames(data, size);
+}
+
+void WsConnection::readTls()
+{
+    if (!m_ssl || m_tlsBroken) {
+        teardown();
+        return;
+    }
+    const bool flushAfter = m_tlsWriteWantsRead; // a write waited for this read
+    m_tlsWriteWantsRead = false;
+    char *buffer = readBuffer();
+    // Until the socket has nothing more: a record read into OpenSSL leaves
+    // nothing for the notifier to see.
+    while (m_state != State::Closed && !m_closeWhenFlushed) {
+        size_t n = 0;
+        if (SSL_read_ex(m_ssl, buffer, size_t(ReadChunk), &n) == 1) {
+            received(buffer, qsizetype(n));
+            continue;
+        }
+        const int error = SSL_get_error(m_ssl, 0);
+        if (error == SSL_ERROR_WANT_READ)
+            break;
+        if (error == SSL_ERROR_WANT_WRITE) {
+            m_tlsReadWantsWrite = true;
+            waitWritable();
+            break;
+        }
+        if (error != SSL_ERROR_ZERO_RETURN) { // not the peer's close_notify
+            char reason[256];
+            ERR_error_string_n(ERR_peek_last_error(), reason, sizeof reason);
+            qCDebug(lcPush) << "TLS connection failed:" << (ERR_peek_last_error() ? reason : "socket error");
+            m_tlsBroken = true;
+        }
+        ERR_clear_error();
+        teardown();
+        return;
+    }
+    if (flushAfter && m_state != State::Closed)
+        flush();
+}
+
 void WsConnection::readHandshake(char *data, qsizetype size)
 {
+    if (m_refusalStatus) { // decided before the TLS handshake: the client can read it now
+        close(0, m_refusalReason, m_refusalStatus);
+        return;
+    }
     m_head.append(data, size);
     const qsizetype end = websocket::requestHeadEnd(m_head);
     if (end < 0) {
@@ -254,6 +319,8 @@ void WsConnection::flush()
     m_flushRequested = false;
     if (m_state == State::Closed || m_waitingWritable)
         return;
+    if (m_ssl && !flushTls())
+        return;
     while (m_queueHead < m_queue.size()) {
         Slice slices[MaxWriteSlices];
         int count = 0;
@@ -268,11 +335,7 @@ void WsConnection::flush()
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
                 compactQueue();
-                m_waitingWritable = true;
-                if (!m_writeNotifier)
-                    m_writeNotifier = std::make_unique<Notifier>(m_socket, QSocketNotifier::Write, this);
-                else
-                    m_writeNotifier->setEnabled(true);
+                waitWritable();
                 return;
             }
             teardown(); // the peer is gone (EPIPE, ECONNRESET)
@@ -298,6 +361,66 @@ void WsConnection::flush()
         teardown();
 }
 
+bool WsConnection::flushTls()
+{
+    for (;;) {
+        if (m_tlsOutOffset == m_tlsOut.size()) {
+            m_tlsOut.clear();
+            m_tlsOutOffset = 0;
+            if (m_queueHead == m_queue.size())
+                return true;
+            // The next record: whole frames, and the start of one when it
+            // does not fit. What moved here counts as gone from the queue
+            // (discardQueued keeps a frame begun).
+            qsizetype size = 0;
+            for (size_t i = m_queueHead; i < m_queue.size() && size < TlsRecordBytes; ++i)
+                size += m_queue[i].size() - (i == m_queueHead ? m_headOffset : 0);
+            m_tlsOut.reserve(std::min(size, TlsRecordBytes));
+            while (m_queueHead < m_queue.size() && m_tlsOut.size() < TlsRecordBytes) {
+                const QByteArray &bytes = m_queue[m_queueHead];
+                const qsizetype take =
+                    std::min(bytes.size() - m_headOffset, TlsRecordBytes - m_tlsOut.size());
+                m_tlsOut.append(bytes.constData() + m_headOffset, take);
+                m_headOffset += take;
+                if (m_headOffset == bytes.size()) {
+                    m_queue[m_queueHead++] = QByteArray();
+                    m_headOffset = 0;
+                }
+            }
+        }
+        size_t written = 0;
+        if (SSL_write_ex(m_ssl, m_tlsOut.constData() + m_tlsOutOffset,
+                         size_t(m_tlsOut.size() - m_tlsOutOffset), &written) == 1) {
+            m_tlsOutOffset += qsizetype(written);
+            m_queuedBytes -= qint64(written);
+            continue;
+        }
+        switch (SSL_get_error(m_ssl, 0)) {
+        case SSL_ERROR_WANT_WRITE: // repeated with the same bytes once writable
+            compactQueue();
+            waitWritable();
+            return false;
+        case SSL_ERROR_WANT_READ: // the next read resumes it
+            m_tlsWriteWantsRead = true;
+            return false;
+        default:
+            m_tlsBroken = true;
+            ERR_clear_error();
+            teardown(); // the peer is gone
+            return false;
+        }
+    }
+}
+
+void WsConnection::waitWritable()
+{
+    m_waitingWritable = true;
+    if (!m_writeNotifier)
+        m_writeNotifier = std::make_unique<Notifier>(m_socket, QSocketNotifier::Write, this);
+    else
+        m_writeNotifier->setEnabled(true);
+}
+
 void WsConnection::compactQueue()
 {
     // A consumer that stays behind would otherwise keep every emptied slot.
@@ -311,6 +434,10 @@ void WsConnection::onWritable()
 {
     m_writeNotifier->setEnabled(false);
     m_waitingWritable = false;
+    if (m_tlsReadWantsWrite) { // a read waited for this write
+        m_tlsReadWantsWrite = false;
+        readTls();
+    }
     flush();
 }
 
@@ -318,6 +445,12 @@ void WsConnection::close(int code, QByteArrayView reason, int httpStatus)
 {
     switch (m_state) {
     case State::Handshake:
+        if (m_ssl && !SSL_is_init_finished(m_ssl)) {
+            // Nothing can be said before the TLS handshake: said after it.
+            m_refusalStatus = httpStatus;
+            m_refusalReason = reason.toByteArray();
+            return;
+        }
         m_state = State::Closing;
         m_head = QByteArray();
         queue(websocket::errorResponse(httpStatus, reason));
@@ -359,7 +492,16 @@ void WsConnection::teardown()
     m_readNotifier->setEnabled(false);
     if (m_writeNotifier)
         m_writeNotifier->setEnabled(false);
+    if (m_ssl) {
+        if (!m_tlsBroken && SSL_is_init_finished(m_ssl))
+            SSL_shutdown(m_ssl); // close_notify, if the socket takes it
+        SSL_free(m_ssl);
+        m_ssl = nullptr;
+        ERR_clear_error();
+    }
     closeSocket(m_socket);
+    m_tlsOut = QByteArray();
+    m_tlsOutOffset = 0;
     m_queue = {};
     m_queueHead = 0;
     m_headOffset = 0;

@@ -12,6 +12,11 @@
 // turn (onFlushNeeded tells it which), so frames queued by one event go out
 // together. The worker owns it and deletes it after onDisconnected, never
 // inside one of its callbacks.
+//
+// With a TLS context the same connection speaks TLS (OpenSSL on the socket
+// itself): the TLS handshake runs inside the first reads, frames leave in
+// records of up to 16 KiB gathered from the queue, and a refusal waits for
+// the handshake so that the client can read it.
 #pragma once
 
 #include <memory>
@@ -22,6 +27,9 @@
 #include <QtGlobal>
 
 #include "common/websocket.h"
+
+struct ssl_ctx_st;
+struct ssl_st;
 
 namespace bfg {
 
@@ -45,7 +53,8 @@ public:
         virtual void onDisconnected(WsConnection *connection) = 0;
     };
 
-    WsConnection(qintptr socket, Listener *listener, qint64 maxMessageBytes);
+    // `tls`: serve TLS with this context; nullptr: plain TCP.
+    WsConnection(qintptr socket, Listener *listener, qint64 maxMessageBytes, ssl_ctx_st *tls = nullptr);
     ~WsConnection();
     Q_DISABLE_COPY_MOVE(WsConnection)
 
@@ -76,6 +85,11 @@ private:
 
     void onReadable();
     void onWritable();
+    void received(char *data, qsizetype size);
+    void readTls();
+    // Writes queued frames through TLS; false when the connection is gone.
+    bool flushTls();
+    void waitWritable();
     void readHandshake(char *data, qsizetype size);
     void readFrames(char *data, qsizetype size);
     void onFrameEvent(websocket::FrameReader::Event event, int code, QByteArrayView payload);
@@ -101,6 +115,18 @@ private:
     bool m_waitingWritable = false;
     bool m_closeSent = false;
     bool m_closeWhenFlushed = false;
+
+    // TLS (m_ssl set): the record being written, fixed until all of it is
+    // taken (OpenSSL wants a write it refused repeated as it was).
+    ssl_st *m_ssl = nullptr;
+    QByteArray m_tlsOut;
+    qsizetype m_tlsOutOffset = 0;
+    bool m_tlsReadWantsWrite = false;
+    bool m_tlsWriteWantsRead = false;
+    bool m_tlsBroken = false; // no close_notify after a TLS error
+    // A refusal made before the TLS handshake: answered once the request came.
+    int m_refusalStatus = 0;
+    QByteArray m_refusalReason;
 };
 
 } // namespace bfg
