@@ -52,7 +52,9 @@ public:
     static constexpr int MaxTokenBytes = 4096;
     static inline const QString ConnectScope = QStringLiteral("connect");
     static inline const QString NodeScope = QStringLiteral("node");
-    static inline const QString PublishScope = QStringLiteral("publish"); // a backend's long-lived token
+    static inline const QString PublishScope = QStringLiteral("publish");      // a backend's long-lived token
+    static inline const QString AdminReadScope = QStringLiteral("admin:read"); // the admin API, reading
+    static inline const QString AdminWriteScope = QStringLiteral("admin:write"); // and changing
 
     static inline const QString Issuer = QStringLiteral("bfg");
 

@@ -60,13 +60,19 @@ void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
 QByteArray issueToken(const QString &scope, const QString &subject, const QString &streams,
                       const QString &days, const QByteArray &secret, QString *error)
 {
-    if (scope != bfg::TokenSigner::PublishScope) {
-        *error = u"unknown scope \"%1\" (publish is the one there is)"_s.arg(scope);
+    using bfg::TokenSigner;
+    const bool admin = scope == TokenSigner::AdminReadScope || scope == TokenSigner::AdminWriteScope;
+    if (scope != TokenSigner::PublishScope && !admin) {
+        *error = u"unknown scope \"%1\" (publish, admin:read or admin:write)"_s.arg(scope);
         return {};
     }
     bfg::TokenClaims claims;
     claims.scope = scope;
-    claims.subject = subject.isEmpty() ? u"backend"_s : subject.trimmed();
+    claims.subject = subject.isEmpty() ? (admin ? u"admin"_s : u"backend"_s) : subject.trimmed();
+    if (admin && !streams.isEmpty()) {
+        *error = u"--token-streams is for publish tokens; an admin token covers the whole admin API"_s;
+        return {};
+    }
     for (const QString &entry : streams.split(u',', Qt::SkipEmptyParts)) {
         const QString stream = entry.trimmed();
         if (!bfg::protocol::isValidStreamName(stream) && !bfg::TokenSigner::isValidPattern(stream, true)) {
@@ -75,7 +81,7 @@ QByteArray issueToken(const QString &scope, const QString &subject, const QStrin
         }
         claims.streams.append(stream);
     }
-    if (claims.streams.isEmpty()) {
+    if (!admin && claims.streams.isEmpty()) {
         *error = u"name the streams it may publish to with --token-streams (e.g. user:*,room:*)"_s;
         return {};
     }
@@ -139,7 +145,9 @@ int main(int argc, char *argv[])
         u"issue-token"_s,
         u"Print a long-lived token signed with this configuration's general/secret and exit. Scope "
         "publish: a backend's credential for the publish API (Authorization: Bearer <token>), limited "
-        "to --token-streams."_s,
+        "to --token-streams. Scope admin:read or admin:write: an operator's credential for the admin "
+        "API, reading only or also changing (allowed load, drain, capacity); the audit log names it "
+        "token:<subject>."_s,
         u"scope"_s);
     const QCommandLineOption tokenSubjectOption(
         u"token-subject"_s,

@@ -68,10 +68,11 @@ void answerNodeChange(const HttpReplyPtr &reply, int result, const QString &erro
 }
 } // namespace
 
-AdminApi::AdminApi(ClusterState *state, HttpService *http, QObject *parent)
+AdminApi::AdminApi(ClusterState *state, HttpService *http, const TokenSigner *signer, QObject *parent)
     : QObject(parent)
     , m_state(state)
     , m_http(http)
+    , m_signer(signer)
 {
     http->addRoute(Method::Get, u"/v1/cluster"_s,
                    [this](const QHttpServerRequest &request, const QStringList &, const HttpReplyPtr &reply) {
@@ -111,18 +112,45 @@ AdminApi::AdminApi(ClusterState *state, HttpService *http, QObject *parent)
     connect(&m_streamTimer, &QTimer::timeout, this, &AdminApi::broadcast);
 }
 
+std::optional<AdminKey> AdminApi::authenticate(const QByteArray &authorization, HttpError *error) const
+{
+    const QByteArray presented = bearer(authorization);
+    if (auto key = m_state->authenticate(presented))
+        return key;
+    if (presented.count('.') != 2) { // not a token: no key or a wrong one
+        *error = {401, u"unauthorized"_s,
+                  u"the admin API needs Authorization: Bearer <admin key or token>"_s};
+        return std::nullopt;
+    }
+    const TokenCheck check = m_signer->verify(presented, protocol::nowMs() / 1000);
+    if (!check.ok()) {
+        *error = tokenRefusal(check.error);
+        return std::nullopt;
+    }
+    const QString &scope = check.claims.scope;
+    if (scope != TokenSigner::AdminReadScope && scope != TokenSigner::AdminWriteScope) {
+        *error = {403, u"wrong_scope"_s, u"a %1 token cannot use the admin API"_s.arg(scope)};
+        return std::nullopt;
+    }
+    return AdminKey{u"token:"_s + check.claims.subject,
+                    scope == TokenSigner::AdminWriteScope ? ClusterState::OperatorScope
+                                                          : ClusterState::ReadScope,
+                    {}};
+}
+
 std::optional<AdminKey> AdminApi::authorize(const QHttpServerRequest &request, bool change,
                                             const HttpReplyPtr &reply) const
 {
-    const auto key = m_state->authenticate(bearer(request.value(QByteArrayLiteral("authorization"))));
+    HttpError error;
+    const auto key = authenticate(request.value(QByteArrayLiteral("authorization")), &error);
     if (!key) {
-        reply->sendError(
-            {401, u"unauthorized"_s, u"the admin API needs Authorization: Bearer <admin key>"_s});
+        reply->sendError(error);
         return std::nullopt;
     }
     if (change && key->scope != ClusterState::OperatorScope) {
         reply->sendError(
-            {403, u"forbidden"_s, u"key %1 may only read; changes need an operator key"_s.arg(key->name)});
+            {403, u"forbidden"_s,
+             u"%1 may only read; changes need an operator key or an admin:write token"_s.arg(key->name)});
         return std::nullopt;
     }
     return key;
@@ -256,13 +284,14 @@ void AdminApi::acceptStreams()
                 m_streamTimer.stop();
         });
         const QUrl url = socket->requestUrl();
-        const auto key = m_state->authenticate(bearer(socket->request().rawHeader("Authorization")));
+        HttpError error;
+        const auto key = authenticate(socket->request().rawHeader("Authorization"), &error);
         if (url.path() != AdminStreamPath) {
             socket->close(QWebSocketProtocol::CloseCode(v1::BAD_REQUEST), u"unknown path"_s);
             continue;
         }
         if (!key) {
-            socket->close(QWebSocketProtocol::CloseCode(v1::BAD_TOKEN), u"admin key needed"_s);
+            socket->close(QWebSocketProtocol::CloseCode(v1::BAD_TOKEN), error.message);
             continue;
         }
         m_streams.append(socket);

@@ -15,6 +15,8 @@
 #include <QObject>
 #include <QTimer>
 
+#include "common/token.h"
+#include "daemon/http/httpservice.h"
 #include "daemon/store/adminkeytable.h"
 
 class QHttpServerRequest;
@@ -23,8 +25,6 @@ class QWebSocket;
 namespace bfg {
 
 class ClusterState;
-class HttpReply;
-class HttpService;
 
 class AdminApi : public QObject
 {
@@ -32,9 +32,14 @@ class AdminApi : public QObject
     Q_DISABLE_COPY_MOVE(AdminApi)
 
 public:
-    AdminApi(ClusterState *state, HttpService *http, QObject *parent = nullptr);
+    // `signer` verifies admin tokens (admin:read, admin:write) besides the keys.
+    AdminApi(ClusterState *state, HttpService *http, const TokenSigner *signer, QObject *parent = nullptr);
 
 private:
+    // The key or token of an Authorization header: an admin key, or an
+    // admin token as a key named "token:<subject>". Else nullopt with the
+    // refusal in `error` (401, or 403 for a token of another scope).
+    std::optional<AdminKey> authenticate(const QByteArray &authorization, HttpError *error) const;
     // The key allowed to do this, or nullopt after answering 401/403.
     std::optional<AdminKey> authorize(const QHttpServerRequest &request, bool change,
                                       const std::shared_ptr<HttpReply> &reply) const;
@@ -52,6 +57,7 @@ private:
 
     ClusterState *m_state;
     HttpService *m_http;
+    const TokenSigner *m_signer;
     QList<QWebSocket *> m_streams;
     QTimer m_streamTimer;
 };

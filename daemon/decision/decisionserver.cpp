@@ -76,7 +76,7 @@ bool DecisionServer::start(QString *error)
     m_http->addRoute(QHttpServerRequest::Method::Post, u"/v1/nodes/{}/report"_s,
                      [this](const QHttpServerRequest &request, const QStringList &args,
                             const HttpReplyPtr &reply) { report(request, args.first(), reply); });
-    m_admin = new AdminApi(m_state.get(), m_http, this);
+    m_admin = new AdminApi(m_state.get(), m_http, &m_signer, this);
 
     m_reloadTimer.setInterval(m_options.reportIntervalMs);
     connect(&m_reloadTimer, &QTimer::timeout, this, [this] { m_state->reload(); });

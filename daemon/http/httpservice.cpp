@@ -35,6 +35,14 @@ QStringList decodedSegments(const QUrl &url)
 }
 } // namespace
 
+HttpError tokenRefusal(TokenError error)
+{
+    const QString code = error == TokenError::Expired     ? u"token_expired"_s
+                         : error == TokenError::Malformed ? u"bad_token"_s
+                                                          : u"token_tampered"_s;
+    return {401, code, TokenSigner::errorText(error)};
+}
+
 HttpReply::HttpReply(QHttpServerResponder &&responder, QTcpSocket *socket, bool wantsProtobuf)
     : m_responder(std::move(responder))
     , m_socket(socket)

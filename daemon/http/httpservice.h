@@ -19,6 +19,8 @@
 #include <QSslConfiguration>
 #include <QStringList>
 
+#include "common/token.h"
+
 class QJsonObject;
 class QTcpSocket;
 
@@ -62,6 +64,10 @@ private:
 };
 
 using HttpReplyPtr = std::shared_ptr<HttpReply>;
+
+// A refused bearer token as the HTTP APIs answer it: 401 token_expired,
+// bad_token (malformed) or token_tampered (bad signature, unknown key).
+HttpError tokenRefusal(TokenError error);
 
 class HttpService : public QAbstractHttpServer
 {

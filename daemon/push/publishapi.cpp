@@ -87,12 +87,8 @@ PublishApi::Grant PublishApi::authorize(const QHttpServerRequest &request) const
     if (presented.count('.') != 2) // not a token: a wrong key
         return refused({401, u"unauthorized"_s, u"unknown publish key"_s});
     const TokenCheck check = m_signer.verify(presented, protocol::nowMs() / 1000);
-    if (!check.ok()) {
-        const QString code = check.error == TokenError::Expired     ? u"token_expired"_s
-                             : check.error == TokenError::Malformed ? u"bad_token"_s
-                                                                    : u"token_tampered"_s;
-        return refused({401, code, TokenSigner::errorText(check.error)});
-    }
+    if (!check.ok())
+        return refused(tokenRefusal(check.error));
     if (check.claims.scope != TokenSigner::PublishScope)
         return refused({403, u"wrong_scope"_s, u"a %1 token cannot publish"_s.arg(check.claims.scope)});
     return {true, {}, check.claims.streams, "token:" + check.claims.subject.toUtf8()};

@@ -72,6 +72,8 @@ private Q_SLOTS:
     void readKeyMayLookButNotChange_data();
     void readKeyMayLookButNotChange();
     void configuredKeysReplaceTheGeneratedOne();
+    void adminTokensAreScoped_data();
+    void adminTokensAreScoped();
     void clusterJsonHasSnakeCaseNamesAndNumbers();
     void clusterAsProtobufParsesAsClusterSnapshot();
 
@@ -281,6 +283,76 @@ void TestAdminApi::requestsWithoutAValidKeyAreUnauthorized()
     QVERIFY(!after.isEmpty());
     QCOMPARE(after.value(u"admin_state"_s).toString(), before.value(u"admin_state"_s).toString());
     QCOMPARE(after.value(u"capacity"_s).toInteger(), before.value(u"capacity"_s).toInteger());
+}
+
+// An admin token of `scope` for `subject`, signed with the server's secret
+// unless `secret` says otherwise, expiring in `lifetime` seconds.
+static QByteArray adminToken(const QByteArray &secret, const QString &scope, const QString &subject,
+                             qint64 lifetime = 3600)
+{
+    bfg::TokenClaims claims;
+    claims.scope = scope;
+    claims.subject = subject;
+    claims.issuedAt = bfg::protocol::nowMs() / 1000 - 7200;
+    claims.expiresAt = claims.issuedAt + 7200 + lifetime;
+    return bfg::TokenSigner(secret).sign(claims);
+}
+
+void TestAdminApi::adminTokensAreScoped_data()
+{
+    QTest::addColumn<QString>("scope");
+    QTest::addColumn<int>("lifetime");
+    QTest::addColumn<bool>("otherSecret");
+    QTest::addColumn<int>("readStatus");   // GET /v1/cluster
+    QTest::addColumn<int>("changeStatus"); // PUT /v1/cluster/allowed-load
+    QTest::addColumn<QString>("code");     // of the refusal, when there is one
+    const QString read = bfg::TokenSigner::AdminReadScope;
+    const QString write = bfg::TokenSigner::AdminWriteScope;
+    QTest::addRow("admin:read reads") << read << 3600 << false << 200 << 403 << u"forbidden"_s;
+    QTest::addRow("admin:write changes") << write << 3600 << false << 200 << 200 << QString();
+    QTest::addRow("expired") << write << -60 << false << 401 << 401 << u"token_expired"_s;
+    QTest::addRow("signed elsewhere") << write << 3600 << true << 401 << 401 << u"token_tampered"_s;
+    QTest::addRow("publish token") << bfg::TokenSigner::PublishScope << 3600 << false << 403 << 403
+                                   << u"wrong_scope"_s;
+    QTest::addRow("connect token") << bfg::TokenSigner::ConnectScope << 3600 << false << 403 << 403
+                                   << u"wrong_scope"_s;
+}
+
+void TestAdminApi::adminTokensAreScoped()
+{
+    QFETCH(QString, scope);
+    QFETCH(int, lifetime);
+    QFETCH(bool, otherSecret);
+    QFETCH(int, readStatus);
+    QFETCH(int, changeStatus);
+    QFETCH(QString, code);
+
+    const QByteArray token = adminToken(
+        otherSecret ? QByteArray("another-secret-of-32-characters!") : m_secret, scope, u"carol"_s, lifetime);
+    const HttpResult read = http("GET", m_bfgd.decisionUrl(), u"/v1/cluster"_s, bearer(token));
+    QCOMPARE(read.status, readStatus);
+    if (readStatus != 200)
+        QCOMPARE(read.errorCode(), code);
+
+    const qint64 mark = auditMark();
+    const HttpResult change = http("PUT", m_bfgd.decisionUrl(), u"/v1/cluster/allowed-load"_s, bearer(token),
+                                   R"({"allowed_load": 70})");
+    QCOMPARE(change.status, changeStatus);
+    const QJsonArray entries = auditSince(mark);
+    if (changeStatus == 200) {
+        // Applied, and the audit log names the token's subject.
+        QCOMPARE(cluster().value(u"allowed_load"_s).toInt(), 70);
+        QVERIFY(!entries.isEmpty());
+        QCOMPARE(entries.last().toObject().value(u"actor"_s).toString(), u"token:carol"_s);
+        QCOMPARE(http("PUT", m_bfgd.decisionUrl(), u"/v1/cluster/allowed-load"_s, bearer(OpsKey),
+                      R"({"allowed_load": 80})")
+                     .status,
+                 200);
+    } else {
+        QCOMPARE(change.errorCode(), code);
+        QCOMPARE(cluster().value(u"allowed_load"_s).toInt(), 80);
+        QVERIFY(entries.isEmpty());
+    }
 }
 
 void TestAdminApi::readKeyMayLookButNotChange_data()
@@ -776,6 +848,7 @@ void TestAdminApi::adminStreamSendsASnapshotEverySecond_data()
     QTest::addColumn<QByteArray>("key");
     QTest::addRow("operator key") << OpsKey;
     QTest::addRow("read key") << ViewerKey;
+    QTest::addRow("admin:read token") << adminToken(m_secret, bfg::TokenSigner::AdminReadScope, u"dave"_s);
 }
 
 void TestAdminApi::adminStreamSendsASnapshotEverySecond()
@@ -839,6 +912,9 @@ void TestAdminApi::adminStreamWithoutAValidKeyIsClosed_data()
     QTest::addRow("no key") << QByteArray();
     QTest::addRow("unknown key") << bearer("not-a-key-of-this-server");
     QTest::addRow("key in the wrong scheme") << QByteArray("Basic " + OpsKey.toBase64());
+    QTest::addRow("publish token") << bearer(adminToken(m_secret, bfg::TokenSigner::PublishScope, u"crm"_s));
+    QTest::addRow("expired admin token")
+        << bearer(adminToken(m_secret, bfg::TokenSigner::AdminReadScope, u"dave"_s, -60));
 }
 
 void TestAdminApi::adminStreamWithoutAValidKeyIsClosed()
