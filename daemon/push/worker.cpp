@@ -146,20 +146,31 @@ void Worker::onUpgraded(WsConnection *connection)
 void Worker::onMessage(WsConnection *connection, QByteArrayView bytes, bool text)
 {
     Session *session = m_sessions.at(connection).get();
-    // A flood from one client costs it its connection, not the others their latency.
-    const qint64 nowMs = protocol::nowMs();
-    if (session->inboundFrames.take(nowMs) > 0 ||
-        session->inboundBytes.take(nowMs, double(bytes.size())) > 0) {
-        fail(session, v1::RATE_LIMITED,
-             u"more than %1 frames or %2 bytes a second"_s.arg(m_options.inboundFramesPerSecond)
-                 .arg(m_options.inboundBytesPerSecond));
+    if (!admitInbound(session, bytes.size()))
         return;
-    }
     if (text)
         fail(session, v1::PROTOCOL_VIOLATION,
              u"text frames are not part of the protocol; send binary ClientFrames"_s);
     else
         onFrame(session, bytes);
+}
+
+void Worker::onControlFrame(WsConnection *connection, qsizetype bytes)
+{
+    admitInbound(m_sessions.at(connection).get(), bytes);
+}
+
+bool Worker::admitInbound(Session *session, qsizetype bytes)
+{
+    // A flood from one client costs it its connection, not the others their latency.
+    const qint64 nowMs = protocol::nowMs();
+    if (session->inboundFrames.take(nowMs) > 0 || session->inboundBytes.take(nowMs, double(bytes)) > 0) {
+        fail(session, v1::RATE_LIMITED,
+             u"more than %1 frames or %2 bytes a second"_s.arg(m_options.inboundFramesPerSecond)
+                 .arg(m_options.inboundBytesPerSecond));
+        return false;
+    }
+    return true;
 }
 
 void Worker::onFlushNeeded(WsConnection *connection)

@@ -96,9 +96,13 @@ private:
     // WsConnection::Listener
     void onUpgraded(WsConnection *connection) override;
     void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) override;
+    void onControlFrame(WsConnection *connection, qsizetype bytes) override;
     void onFlushNeeded(WsConnection *connection) override;
     void onDisconnected(WsConnection *connection) override;
 
+    // Counts one frame of `bytes` from the client against its inbound
+    // limits; false after closing it with RATE_LIMITED.
+    bool admitInbound(Session *session, qsizetype bytes);
     void onFrame(Session *session, QByteArrayView bytes);
     void onHello(Session *session, const v1::Hello &hello);
     void onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,

@@ -266,10 +266,12 @@ void WsConnection::onFrameEvent(websocket::FrameReader::Event event, int code, Q
             m_listener->onMessage(this, payload, event == Event::Text);
         return;
     case Event::Ping:
-        if (m_state == State::Open)
-            queue(websocket::frame(websocket::Opcode::Pong, payload));
-        return;
     case Event::Pong:
+        if (m_state != State::Open)
+            return;
+        m_listener->onControlFrame(this, payload.size());
+        if (event == Event::Ping && m_state == State::Open)
+            queue(websocket::frame(websocket::Opcode::Pong, payload));
         return;
     case Event::Close:
         // The close handshake: echo the peer's code unless we closed first,

@@ -47,6 +47,10 @@ public:
         // The upgrade was answered; path() says what the client asked for.
         virtual void onUpgraded(WsConnection *connection) = 0;
         virtual void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) = 0;
+        // A ping or pong of `bytes` arrived (counted against the client's
+        // inbound limits like a message); a ping is answered after this
+        // unless it closed the connection.
+        virtual void onControlFrame(WsConnection *connection, qsizetype bytes) = 0;
         // Something was queued on a connection that had nothing queued.
         virtual void onFlushNeeded(WsConnection *connection) = 0;
         // The socket is closed; nothing more comes from this connection.

@@ -58,6 +58,7 @@ private Q_SLOTS:
     void patternsGrantTheStreamsAHelloNames();
     void publishTokensAreScoped();
     void floodFromOneClientClosesOnlyIt();
+    void webSocketPingsCountAgainstTheLimit();
     void connectionsPerAddressAreLimited();
     void publishRequestsAreLimitedPerKey();
     void connectionsPerUserAreLimited_data();
@@ -580,6 +581,36 @@ void TestPushConnection::floodFromOneClientClosesOnlyIt()
     const auto message = clients[1]->nextServerFrame(QDeadlineTimer(WaitMs));
     QVERIFY(message && message->has_message());
     QCOMPARE(message->message().stream(), "user:neighbour");
+}
+
+void TestPushConnection::webSocketPingsCountAgainstTheLimit()
+{
+    // WebSocket pings are answered by the node's WebSocket layer, below the
+    // protocol: a flood of them is limited like a flood of messages.
+    BfgdProcess bfgd({u"--set"_s, u"push/inbound_frames_per_s=10"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const v1::AssignResponse assigned = assign(bfgd, u"pinger"_s);
+    RawClient client;
+    QVERIFY(client.connectTo(bfgd.pushUrl()));
+    QVERIFY(client.upgrade(RawClient::hello(assigned.token())));
+    const auto welcome = client.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(welcome && welcome->has_welcome());
+    QByteArray flood;
+    for (int i = 0; i < 60; ++i)
+        flood += RawClient::masked(ws::Opcode::Ping, QByteArray::number(i));
+    client.write(flood);
+    int pongs = 0;
+    std::optional<RawClient::Frame> frame;
+    while ((frame = client.next(QDeadlineTimer(WaitMs))) && frame->opcode == ws::Opcode::Pong)
+        ++pongs;
+    QVERIFY2(pongs >= 10 && pongs <= 21, qPrintable(QString::number(pongs)));
+    v1::ServerFrame refusal;
+    QVERIFY(frame && frame->opcode == ws::Opcode::Binary && protocol::decode(frame->payload, &refusal));
+    QCOMPARE(int(refusal.error().code()), int(v1::RATE_LIMITED));
+    const auto close = client.next(QDeadlineTimer(WaitMs));
+    QVERIFY(close && close->opcode == ws::Opcode::Close);
+    QCOMPARE(closeCodeOf(close->payload), int(v1::RATE_LIMITED));
 }
 
 void TestPushConnection::connectionsPerAddressAreLimited()
