@@ -73,6 +73,8 @@ QByteArray TokenSigner::sign(const TokenClaims &claims) const
     };
     if (!claims.streams.isEmpty())
         payload.insert(u"streams"_s, QJsonArray::fromStringList(claims.streams));
+    if (!claims.publish.isEmpty())
+        payload.insert(u"publish"_s, QJsonArray::fromStringList(claims.publish));
     const QByteArray signingInput = header.toBase64(Base64Url) + '.' +
                                     QJsonDocument(payload).toJson(QJsonDocument::Compact).toBase64(Base64Url);
     const QByteArray mac =
@@ -155,6 +157,8 @@ TokenCheck TokenSigner::verify(QByteArrayView token, qint64 nowSeconds) const
     check.claims.expiresAt = *exp;
     for (const QJsonValue &stream : object.value(u"streams"_s).toArray())
         check.claims.streams.append(stream.toString());
+    for (const QJsonValue &stream : object.value(u"publish"_s).toArray())
+        check.claims.publish.append(stream.toString());
     check.error = check.claims.expiresAt <= nowSeconds ? TokenError::Expired : TokenError::None;
     return check;
 }

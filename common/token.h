@@ -27,6 +27,7 @@ struct TokenClaims
     QString subject;      // user id for "connect", node id for "node"
     QString scope;        // "connect" or "node"
     QStringList streams;  // streams a connect token may read; "kind:prefix*" grants a family
+    QStringList publish;  // streams a connect token may publish to over its connection (chat)
     qint64 issuedAt = 0;  // seconds since the Unix epoch
     qint64 expiresAt = 0; // seconds since the Unix epoch
 };

@@ -238,6 +238,16 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
         else if (!d.publicStreams.contains(stream))
             d.publicStreams.append(stream);
     }
+    for (const QString &entry :
+         r.string(u"decision/client_publish"_s, QString()).split(u',', Qt::SkipEmptyParts)) {
+        const QString stream = entry.trimmed();
+        if (stream.endsWith(u'*') ? !TokenSigner::isValidPattern(stream, true)
+                                  : !protocol::isValidStreamName(stream))
+            r.problem(u"decision/client_publish: \"%1\" is neither a stream nor a pattern kind:prefix*"_s.arg(
+                stream));
+        else if (!d.clientPublish.contains(stream))
+            d.clientPublish.append(stream);
+    }
     d.reportIntervalMs = r.integer(u"decision/report_interval_ms"_s, d.reportIntervalMs, 100, 60000);
     d.assignRatePerSecond = r.integer(u"decision/assign_rate"_s, int(d.assignRatePerSecond), 0, 10'000'000);
     d.assignBurst = r.integer(u"decision/assign_burst"_s, d.assignBurst, 1, 10'000'000);

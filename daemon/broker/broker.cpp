@@ -89,7 +89,7 @@ size_t StreamNameHash::operator()(const QString &name) const
 }
 
 MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, qint64 publishTimeUs,
-                       QByteArray payload)
+                       QByteArray payload, bool ephemeral)
 {
     auto message = std::make_shared<BrokerMessage>();
     const auto streamUtf8 = utf8(stream);
@@ -97,7 +97,8 @@ MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, q
     const auto idUtf8 = utf8(id);
     const qsizetype body = lengthFieldSize(streamUtf8.size()) + varintFieldSize(seq) +
                            lengthFieldSize(epochUtf8.size()) + lengthFieldSize(idUtf8.size()) +
-                           varintFieldSize(quint64(publishTimeUs)) + lengthFieldSize(payload.size());
+                           varintFieldSize(quint64(publishTimeUs)) + lengthFieldSize(payload.size()) +
+                           varintFieldSize(ephemeral ? 1 : 0);
     // The oneof's Message field (2) is written even when empty.
     const qsizetype serverFrame = 1 + varintSize(quint64(body)) + body;
 
@@ -111,6 +112,7 @@ MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, q
     out = putLengthField(out, 4, view(idUtf8));
     out = putVarintField(out, 5, quint64(publishTimeUs));
     out = putLengthField(out, 6, payload);
+    out = putVarintField(out, 7, ephemeral ? 1 : 0);
     Q_ASSERT(out == wire.constData() + wire.size());
 
     message->stream = std::move(stream);
@@ -119,6 +121,7 @@ MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, q
     message->id = std::move(id);
     message->publishTimeUs = publishTimeUs;
     message->payload = std::move(payload);
+    message->ephemeral = ephemeral;
     message->wire = std::move(wire);
     return message;
 }

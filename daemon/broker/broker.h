@@ -33,13 +33,14 @@ struct BrokerMessage
     QString id;
     qint64 publishTimeUs = 0;
     QByteArray payload;
+    bool ephemeral = false; // seq 0: never stored, never replayed
     QByteArray wire;
 };
 using MessagePtr = std::shared_ptr<const BrokerMessage>;
 
 // Builds a message and its WebSocket frame.
 MessagePtr makeMessage(QString stream, quint64 seq, QString epoch, QString id, qint64 publishTimeUs,
-                       QByteArray payload);
+                       QByteArray payload, bool ephemeral = false);
 
 // Receives the live messages of the streams it subscribed. deliver() runs on
 // a broker thread with each stream's messages in seq order; it must not
@@ -66,6 +67,9 @@ struct PublishItem
     QString stream;
     QByteArray payload;
     QString id; // optional: makes the publish idempotent within the history window
+    // Delivered to the stream's current subscribers only: no seq (0), no
+    // history, no dedup, no order with the stored messages.
+    bool ephemeral = false;
 };
 
 struct PublishResult

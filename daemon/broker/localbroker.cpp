@@ -147,6 +147,18 @@ void LocalBroker::publish(std::vector<PublishItem> items, QObject *context, Publ
             return;
         }
         for (PublishItem &item : items) {
+            if (item.ephemeral) {
+                // To whoever reads the stream now; a stream nobody reads is not made for it.
+                if (const auto found = m_streams.find(item.stream); found != m_streams.end()) {
+                    const MessagePtr message =
+                        makeMessage(item.stream, 0, {}, item.id, nowUs, std::move(item.payload), true);
+                    const auto &subscribers = found->second.subscribers;
+                    for (auto it = subscribers.cbegin(); it != subscribers.cend(); ++it)
+                        it.key()->deliver(message);
+                }
+                batch.results.push_back({item.stream, 0, {}, false});
+                continue;
+            }
             Stream &stream = streamLocked(item.stream, nowUs);
             if (!item.id.isEmpty()) {
                 if (const std::optional<quint64> known = seqOfId(stream, item.id)) {

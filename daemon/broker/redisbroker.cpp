@@ -115,14 +115,19 @@ bool parseRead(const QString &stream, const RedisReply &reply, Subscription *out
     return true;
 }
 
+// The epoch line of an ephemeral message's batch: not hex, never an epoch.
+constexpr char EphemeralEpoch[] = "!";
+
 // A PUBLISHed batch: "<epoch>\n" then per message "<seq> <time µs> <id
-// length> <payload length>\n<id><payload>".
+// length> <payload length>\n<id><payload>"; ephemeral messages come alone,
+// with the epoch line "!" and seq 0.
 bool parseBatch(const QString &stream, const QByteArray &bytes, std::vector<MessagePtr> *out)
 {
     qsizetype at = bytes.indexOf('\n');
     if (at <= 0)
         return false;
-    const QString epoch = QString::fromUtf8(bytes.left(at));
+    const bool ephemeral = bytes.left(at) == EphemeralEpoch;
+    const QString epoch = ephemeral ? QString() : QString::fromUtf8(bytes.left(at));
     ++at;
     while (at < bytes.size()) {
         const qsizetype end = bytes.indexOf('\n', at);
@@ -140,8 +145,8 @@ bool parseBatch(const QString &stream, const QByteArray &bytes, std::vector<Mess
             end + 1 + idLength + payloadLength > bytes.size())
             return false;
         const QByteArray id = bytes.mid(end + 1, idLength);
-        out->push_back(makeMessage(stream, seq, epoch, QString::fromUtf8(id), timeUs,
-                                   bytes.mid(end + 1 + idLength, payloadLength)));
+        out->push_back(makeMessage(stream, ephemeral ? 0 : seq, epoch, QString::fromUtf8(id), timeUs,
+                                   bytes.mid(end + 1 + idLength, payloadLength), ephemeral));
         at = end + 1 + idLength + payloadLength;
     }
     return true;
@@ -366,6 +371,16 @@ void RedisBrokerCore::publish(std::vector<PublishItem> items, QObject *context, 
         return;
     }
 
+    // Ephemeral items: one PUBLISH each, to whichever nodes read the stream now.
+    for (PublishItem &item : items) {
+        if (!item.ephemeral)
+            continue;
+        const QByteArray id = item.id.toUtf8();
+        QByteArray body = QByteArray(EphemeralEpoch) + "\n0 " + QByteArray::number(protocol::nowUs()) + ' ' +
+                          QByteArray::number(id.size()) + ' ' + QByteArray::number(item.payload.size()) +
+                          '\n' + id + item.payload;
+        m_command->command({"PUBLISH", channelOf(item.stream), std::move(body)}, {});
+    }
     // One script per stream, its items in their order.
     struct Batch
     {
@@ -378,12 +393,20 @@ void RedisBrokerCore::publish(std::vector<PublishItem> items, QObject *context, 
     QHash<QString, std::vector<size_t>> byStream;
     std::vector<QString> order;
     for (size_t i = 0; i < items.size(); ++i) {
+        if (items[i].ephemeral) {
+            batch->results[i] = {items[i].stream, 0, {}, false};
+            continue;
+        }
         auto &indexes = byStream[items[i].stream];
         if (indexes.empty())
             order.push_back(items[i].stream);
         indexes.push_back(i);
     }
     batch->outstanding = int(order.size());
+    if (order.empty()) { // only ephemeral items
+        finish(std::move(batch->results), {});
+        return;
+    }
     const QByteArray nowUs = QByteArray::number(protocol::nowUs());
     const QByteArray historySize = QByteArray::number(m_options.historySize);
     const QByteArray ageUs = QByteArray::number(qint64(m_options.historyAgeSeconds) * 1000000);
@@ -567,8 +590,12 @@ void RedisBrokerCore::onPubSub(const RedisReply &reply)
             qCWarning(lcBroker) << "undecodable message batch on" << reply.elements[1].string;
             return;
         }
-        for (const MessagePtr &message : messages)
-            onLive(stream, state, message, false);
+        for (const MessagePtr &message : messages) {
+            if (message->ephemeral)
+                m_owner->dispatch(message); // outside the stream's order and history
+            else
+                onLive(stream, state, message, false);
+        }
     } else if (kind == "subscribe") {
         state.channel = Channel::Subscribed;
         countSubscribed();

@@ -123,6 +123,7 @@ void DecisionServer::assign(const QHttpServerRequest &request, const HttpReplyPt
     claims.subject = user;
     claims.scope = TokenSigner::ConnectScope;
     claims.streams = QStringList{protocol::userStream(user)} + m_options.publicStreams;
+    claims.publish = m_options.clientPublish;
     claims.issuedAt = nowSeconds;
     claims.expiresAt = nowSeconds + m_options.tokenTtlSeconds;
 

@@ -47,6 +47,7 @@ struct DecisionOptions
     int allowedLoadPercent = 80;          // until an operator sets it in the store
     int tokenTtlSeconds = 60;
     QStringList publicStreams; // shared streams every connect token grants (fx:EURUSD, news:all)
+    QStringList clientPublish; // streams every connect token may publish to (room:*, user:* for DMs)
     int reportIntervalMs = 1000;
     double assignRatePerSecond = 2000; // token bucket for GET /v1/assign; 0: unlimited
     int assignBurst = 2000;

@@ -13,8 +13,10 @@ Session::Session(std::unique_ptr<WsConnection> connection, quint64 id)
 
 Session::StreamState &Session::addStream(const QString &stream)
 {
-    if (StreamState *known = this->stream(stream))
+    if (StreamState *known = this->stream(stream)) {
+        *known = StreamState();
         return *known;
+    }
     return m_streams.emplace_back(stream, StreamState()).second;
 }
 
@@ -30,7 +32,13 @@ Session::StreamState *Session::stream(const QString &stream)
 bool Session::allReady() const
 {
     return std::all_of(m_streams.cbegin(), m_streams.cend(),
-                       [](const auto &entry) { return entry.second.ready; });
+                       [](const auto &entry) { return entry.second.ready || !entry.second.active; });
+}
+
+int Session::activeStreams() const
+{
+    return int(std::count_if(m_streams.cbegin(), m_streams.cend(),
+                             [](const auto &entry) { return entry.second.active; }));
 }
 
 namespace {
@@ -49,6 +57,13 @@ Session::Delivery Session::deliver(StreamState &state, const MessagePtr &message
     if (m_stage == Stage::AwaitingHello || m_stage == Stage::Closing ||
         m_connection->state() != WsConnection::State::Open)
         return Delivery::Skipped;
+    if (message->ephemeral) {
+        // Outside the stream's order: now or never, never held for later.
+        if (!state.ready || m_stage != Stage::Live)
+            return Delivery::Skipped;
+        m_connection->send(message->wire);
+        return Delivery::Sent;
+    }
     if (!state.ready || m_stage == Stage::Subscribing) {
         if (state.held.size() >= MaxHeld)
             return Delivery::Gap;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <QString>
+#include <QStringList>
 
 #include "common/tokenbucket.h"
 #include "daemon/broker/broker.h"
@@ -34,6 +35,10 @@ public:
 
     struct StreamState
     {
+        // false: unsubscribed (the entry stays, so that the others keep their
+        // addresses; a new subscribe takes it again).
+        bool active = true;
+        quint64 subscription = 0; // which subscribe the broker's answer is for
         QString epoch;
         quint64 delivered = 0; // last seq sent to the client
         bool ready = false;    // the broker answered the subscription
@@ -57,9 +62,13 @@ public:
     // keeps its address while the session lives (the worker points to it).
     const std::deque<std::pair<QString, StreamState>> &streams() const { return m_streams; }
     std::deque<std::pair<QString, StreamState>> &streams() { return m_streams; }
+    // A fresh state for `stream`: the one it had if unsubscribed, else a new one.
     StreamState &addStream(const QString &stream);
-    StreamState *stream(const QString &stream);
-    bool allReady() const;
+    StreamState *stream(const QString &stream); // active or not
+    bool allReady() const;                      // of the active streams
+    int activeStreams() const;
+    // Numbers each subscribe, so that an answer meant for an earlier one is known.
+    quint64 nextSubscription() { return ++m_subscriptions; }
 
     // Sends `message` if it is the next of its stream for this client; skips
     // what the client already has; holds it while the stream's subscription
@@ -77,6 +86,8 @@ public:
     TokenBucket inboundFrames{0, 1}; // what the client may send (push/inbound_*_per_s)
     bool countedForUser = false;     // in UserConnections (push/max_connections_per_user)
     TokenBucket inboundBytes{0, 1};
+    QStringList readGrants;    // the token's streams: what Subscribe may add
+    QStringList publishGrants; // the token's publish list: where Publish may go
 
 private:
     std::unique_ptr<WsConnection> m_connection;
@@ -84,6 +95,7 @@ private:
     Stage m_stage = Stage::AwaitingHello;
     QString m_userId;
     std::deque<std::pair<QString, StreamState>> m_streams;
+    quint64 m_subscriptions = 0;
 };
 
 } // namespace bfg

@@ -52,7 +52,7 @@ Worker::~Worker()
     for (auto &[connection, session] : m_sessions) {
         for (const auto &[stream, state] : session->streams()) {
             const auto readers = m_readers.find(stream);
-            if (readers != m_readers.end())
+            if (state.active && readers != m_readers.end())
                 m_broker->unsubscribe(stream, readers->second.get());
         }
     }
@@ -249,6 +249,20 @@ void Worker::onFrame(Session *session, QByteArrayView bytes)
         if (live)
             return; // lastHeardMs is all a pong is for
         break;
+    case v1::ClientFrame::kPublish:
+    case v1::ClientFrame::kSubscribe:
+    case v1::ClientFrame::kUnsubscribe:
+        if (session->stage() != Session::Stage::Live) {
+            fail(session, v1::PROTOCOL_VIOLATION,
+                 u"publish, subscribe and unsubscribe come after the welcome"_s);
+        } else if (frame.kind_case() == v1::ClientFrame::kPublish) {
+            onPublish(session, frame.publish());
+        } else if (frame.kind_case() == v1::ClientFrame::kSubscribe) {
+            onSubscribe(session, frame.subscribe());
+        } else {
+            onUnsubscribe(session, frame.unsubscribe());
+        }
+        return;
     case v1::ClientFrame::KIND_NOT_SET:
         fail(session, v1::PROTOCOL_VIOLATION, u"empty or unknown frame"_s);
         return;
@@ -296,32 +310,216 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
         }
     }
     session->setUserId(claims.subject);
+    session->readGrants = claims.streams;
+    session->publishGrants = claims.publish;
     setStage(session, Session::Stage::Subscribing);
     session->stageDeadlineMs = protocol::nowMs() + m_options.handshakeTimeoutMs;
-    WsConnection *connection = session->connection();
-    const quint64 sessionId = session->id();
     for (const QString &stream : std::as_const(streams)) {
-        if (session->stream(stream))
-            continue; // named twice
-        std::unique_ptr<Readers> &readers = m_readers[stream];
-        if (!readers)
-            readers = std::make_unique<Readers>(this);
-        readers->readers.push_back({session, &session->addStream(stream)});
+        if (!session->stream(stream)) // not named twice
+            addReader(session, stream);
     }
     // Every stream is registered before the first answer can arrive, so
     // that a broker answering at once does not find the session half-built.
     for (const auto &entry : session->streams()) {
-        const QString stream = entry.first;
-        const auto position = positions.constFind(stream);
-        std::optional<StreamPoint> from;
-        if (position != positions.cend())
-            from = *position;
-        m_broker->subscribe(
-            stream, from, m_readers.at(stream).get(), this,
-            [this, connection, sessionId, stream](const Subscription &subscription, const QString &error) {
-                onSubscribed(connection, sessionId, stream, subscription, error);
-            });
+        const auto position = positions.constFind(entry.first);
+        askBroker(session, entry.first,
+                  position != positions.cend() ? std::optional<StreamPoint>(*position) : std::nullopt);
     }
+}
+
+void Worker::addReader(Session *session, const QString &stream)
+{
+    Session::StreamState &state = session->addStream(stream);
+    state.subscription = session->nextSubscription();
+    std::unique_ptr<Readers> &readers = m_readers[stream];
+    if (!readers)
+        readers = std::make_unique<Readers>(this);
+    readers->readers.push_back({session, &state});
+}
+
+void Worker::askBroker(Session *session, const QString &stream, const std::optional<StreamPoint> &from)
+{
+    WsConnection *connection = session->connection();
+    const quint64 sessionId = session->id();
+    const quint64 subscription = session->stream(stream)->subscription;
+    m_broker->subscribe(stream, from, m_readers.at(stream).get(), this,
+                        [this, connection, sessionId, stream, subscription](const Subscription &answer,
+                                                                            const QString &error) {
+                            onSubscribed(connection, sessionId, stream, subscription, answer, error);
+                        });
+}
+
+void Worker::dropReader(Session *session, const QString &stream)
+{
+    const auto it = m_readers.find(stream);
+    if (it == m_readers.end())
+        return;
+    std::vector<Reader> &list = it->second->readers;
+    list.erase(std::remove_if(list.begin(), list.end(),
+                              [session](const Reader &reader) { return reader.session == session; }),
+               list.end());
+    m_broker->unsubscribe(stream, it->second.get());
+    if (list.empty()) {
+        m_retired.push_back(std::move(it->second));
+        m_readers.erase(it);
+    }
+}
+
+void Worker::refuseRequest(Session *session, v1::ErrorCode code, const QString &text,
+                           const QString &clientMessageId, const QString &stream)
+{
+    v1::ServerFrame frame;
+    v1::Error *error = frame.mutable_error();
+    error->set_code(code);
+    error->set_text(text.toStdString());
+    error->set_client_message_id(clientMessageId.toStdString());
+    error->set_stream(stream.toStdString());
+    session->sendFrame(protocol::encode(frame));
+}
+
+namespace {
+bool isValidClientMessageId(const QString &id)
+{
+    if (id.isEmpty() || id.size() > 64)
+        return false;
+    return std::all_of(id.cbegin(), id.cend(), [](QChar c) {
+        return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') ||
+               c == u'.' || c == u'_' || c == u':' || c == u'-';
+    });
+}
+} // namespace
+
+void Worker::onPublish(Session *session, const v1::Publish &publish)
+{
+    const QString clientMessageId = QString::fromStdString(publish.client_message_id());
+    const QString stream = QString::fromStdString(publish.stream());
+    const qsizetype maxPayload = m_options.maxFrameBytes - 512;
+    if (!isValidClientMessageId(clientMessageId)) {
+        refuseRequest(session, v1::BAD_REQUEST, u"client_message_id: expected 1..64 of [A-Za-z0-9._:-]"_s,
+                      clientMessageId.left(64), stream.left(128));
+        return;
+    }
+    if (!protocol::isValidStreamName(stream)) {
+        refuseRequest(session, v1::BAD_REQUEST, u"not a stream name"_s, clientMessageId, stream.left(128));
+        return;
+    }
+    if (qsizetype(publish.payload().size()) > maxPayload) {
+        refuseRequest(
+            session, v1::BAD_REQUEST,
+            u"payload of %1 bytes is above the limit of %2"_s.arg(publish.payload().size()).arg(maxPayload),
+            clientMessageId, stream);
+        return;
+    }
+    if (!TokenSigner::grants(session->publishGrants, stream, true)) {
+        refuseRequest(session, v1::NOT_ENTITLED, u"the token does not let you publish to %1"_s.arg(stream),
+                      clientMessageId, stream);
+        return;
+    }
+    // The id names the sender, which readers can trust, and makes a retry
+    // with the same client message id (after a reconnect) store nothing new.
+    PublishItem item{stream, QByteArray(publish.payload().data(), qsizetype(publish.payload().size())),
+                     session->userId() + u'/' + clientMessageId, publish.ephemeral()};
+    std::vector<PublishItem> items;
+    items.push_back(std::move(item));
+    WsConnection *connection = session->connection();
+    const quint64 sessionId = session->id();
+    m_stats->clientPublished.fetch_add(1, std::memory_order_relaxed);
+    m_broker->publish(std::move(items), this,
+                      [this, connection, sessionId, clientMessageId,
+                       stream](const std::vector<PublishResult> &results, const QString &error) {
+                          Session *session = findSession(connection, sessionId);
+                          if (!session || session->stage() != Session::Stage::Live)
+                              return; // gone: the client publishes again with the same id
+                          if (!error.isEmpty() || results.size() != 1) {
+                              refuseRequest(session, v1::BROKER_UNAVAILABLE, u"not stored: "_s + error,
+                                            clientMessageId, stream);
+                              return;
+                          }
+                          const PublishResult &result = results.front();
+                          v1::ServerFrame frame;
+                          v1::PublishAck *ack = frame.mutable_publish_ack();
+                          ack->set_client_message_id(clientMessageId.toStdString());
+                          ack->set_stream(result.stream.toStdString());
+                          ack->set_epoch(result.epoch.toStdString());
+                          ack->set_seq(result.seq);
+                          ack->set_duplicate(result.duplicate);
+                          session->sendFrame(protocol::encode(frame));
+                      });
+}
+
+void Worker::onSubscribe(Session *session, const v1::Subscribe &subscribe)
+{
+    for (const v1::StreamPosition &position : subscribe.positions()) {
+        const QString stream = QString::fromStdString(position.stream());
+        if (!protocol::isValidStreamName(stream)) {
+            refuseRequest(session, v1::BAD_REQUEST, u"not a stream name"_s, {}, stream.left(128));
+            continue;
+        }
+        if (!TokenSigner::grants(session->readGrants, stream)) {
+            refuseRequest(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream), {},
+                          stream);
+            continue;
+        }
+        if (Session::StreamState *state = session->stream(stream); state && state->active) {
+            if (state->ready) // already read: where it stands (else the answer is on its way)
+                startStream(session, stream, *state);
+            continue;
+        }
+        if (session->activeStreams() >= MaxStreamsPerSession) {
+            refuseRequest(session, v1::BAD_REQUEST,
+                          u"a session reads at most %1 streams"_s.arg(MaxStreamsPerSession), {}, stream);
+            continue;
+        }
+        addReader(session, stream);
+        // A position with only the stream: from now on.
+        std::optional<StreamPoint> from;
+        if (!position.epoch().empty() || position.seq() > 0)
+            from = StreamPoint{QString::fromStdString(position.epoch()), position.seq()};
+        askBroker(session, stream, from);
+    }
+}
+
+void Worker::onUnsubscribe(Session *session, const v1::Unsubscribe &unsubscribe)
+{
+    v1::ServerFrame frame;
+    v1::Unsubscribed *unsubscribed = frame.mutable_unsubscribed();
+    for (const std::string &name : unsubscribe.streams()) {
+        const QString stream = QString::fromStdString(name);
+        Session::StreamState *state = session->stream(stream);
+        if (state && state->active) {
+            dropReader(session, stream);
+            *state = Session::StreamState();
+            state->active = false;
+        }
+        unsubscribed->add_streams(name);
+    }
+    session->sendFrame(protocol::encode(frame));
+}
+
+void Worker::startStream(Session *session, const QString &stream, Session::StreamState &state)
+{
+    v1::ServerFrame frame;
+    v1::StreamState *out = frame.mutable_subscribed()->add_streams();
+    out->set_stream(stream.toStdString());
+    out->set_epoch(state.epoch.toStdString());
+    out->set_seq(state.delivered);
+    out->set_recovered(state.recovered);
+    session->sendFrame(protocol::encode(frame));
+    for (const MessagePtr &message : state.replay)
+        session->connection()->send(message->wire);
+    m_stats->replayed.fetch_add(state.replay.size(), std::memory_order_relaxed);
+    const std::vector<MessagePtr> held = std::exchange(state.held, {});
+    state.replay = {};
+    quint64 sent = 0;
+    std::vector<Session *> toClose;
+    const qint64 nowUs = protocol::nowUs();
+    {
+        std::lock_guard latencyLock(m_latencyMutex);
+        for (const MessagePtr &message : held)
+            deliverTo(session, state, message, nowUs, &sent, &toClose);
+    }
+    m_stats->delivered.fetch_add(sent, std::memory_order_relaxed);
+    closeLagging(std::move(toClose)); // last: closing may end the session
 }
 
 Session *Worker::findSession(WsConnection *connection, quint64 sessionId) const
@@ -331,22 +529,35 @@ Session *Worker::findSession(WsConnection *connection, quint64 sessionId) const
 }
 
 void Worker::onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,
-                          const Subscription &subscription, const QString &error)
+                          quint64 subscription, const Subscription &answer, const QString &error)
 {
     Session *session = findSession(connection, sessionId);
-    if (!session || session->stage() != Session::Stage::Subscribing)
-        return; // gone (or failed on another stream) meanwhile
+    Session::StreamState *state = session ? session->stream(stream) : nullptr;
+    const bool live = session && session->stage() == Session::Stage::Live;
+    // Gone, failed on another stream, or unsubscribed (and perhaps subscribed again) meanwhile.
+    if (!state || !state->active || state->subscription != subscription ||
+        (!live && session->stage() != Session::Stage::Subscribing))
+        return;
     if (!error.isEmpty()) {
-        fail(session, v1::BROKER_UNAVAILABLE, u"cannot subscribe %1: %2"_s.arg(stream, error));
+        const QString text = u"cannot subscribe %1: %2"_s.arg(stream, error);
+        if (!live) {
+            fail(session, v1::BROKER_UNAVAILABLE, text);
+            return;
+        }
+        dropReader(session, stream);
+        *state = Session::StreamState();
+        state->active = false;
+        refuseRequest(session, v1::BROKER_UNAVAILABLE, text, {}, stream);
         return;
     }
-    Session::StreamState *state = session->stream(stream);
     state->ready = true;
-    state->epoch = subscription.epoch;
-    state->delivered = subscription.seq;
-    state->recovered = subscription.recovered;
-    state->replay = subscription.replay;
-    if (session->allReady())
+    state->epoch = answer.epoch;
+    state->delivered = answer.seq;
+    state->recovered = answer.recovered;
+    state->replay = answer.replay;
+    if (live)
+        startStream(session, stream, *state);
+    else if (session->allReady())
         goLive(session);
 }
 
@@ -448,6 +659,13 @@ void Worker::drainInbox()
 void Worker::deliverTo(Session *session, Session::StreamState &state, const MessagePtr &message, qint64 nowUs,
                        quint64 *sent, std::vector<Session *> *toClose)
 {
+    // A client with this much still queued is behind: what is ephemeral
+    // (typing, presence) is the first thing it goes without.
+    if (message->ephemeral &&
+        session->connection()->queuedBytes() > std::min<qint64>(64 * 1024, m_options.maxSendQueueBytes / 4)) {
+        m_stats->ephemeralDropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
     switch (session->deliver(state, message)) {
     case Session::Delivery::Sent:
         ++*sent;
@@ -563,18 +781,8 @@ void Worker::removeSession(Session *session)
     if (it == m_sessions.end())
         return;
     for (const auto &[stream, state] : session->streams()) {
-        const auto it = m_readers.find(stream);
-        if (it == m_readers.end())
-            continue;
-        std::vector<Reader> &list = it->second->readers;
-        list.erase(std::remove_if(list.begin(), list.end(),
-                                  [session](const Reader &reader) { return reader.session == session; }),
-                   list.end());
-        m_broker->unsubscribe(stream, it->second.get());
-        if (list.empty()) {
-            m_retired.push_back(std::move(it->second));
-            m_readers.erase(it);
-        }
+        if (state.active)
+            dropReader(session, stream);
     }
     if (session->stage() == Session::Stage::AwaitingHello)
         --m_awaitingHello;

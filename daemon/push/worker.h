@@ -37,6 +37,8 @@ struct PushStats
     std::atomic<int> connections{0};
     std::atomic<quint64> delivered{0};
     std::atomic<quint64> replayed{0};
+    std::atomic<quint64> clientPublished{0};  // messages clients published over their connections
+    std::atomic<quint64> ephemeralDropped{0}; // ephemeral messages not sent to a client behind
 };
 
 class Worker : public QObject, public WsConnection::Listener
@@ -105,8 +107,24 @@ private:
     bool admitInbound(Session *session, qsizetype bytes);
     void onFrame(Session *session, QByteArrayView bytes);
     void onHello(Session *session, const v1::Hello &hello);
+    // Chat, on a live session: a message to a stream, more streams, fewer.
+    void onPublish(Session *session, const v1::Publish &publish);
+    void onSubscribe(Session *session, const v1::Subscribe &subscribe);
+    void onUnsubscribe(Session *session, const v1::Unsubscribe &unsubscribe);
+    // Gives `session` a fresh state in `stream` and makes it one of the stream's readers.
+    void addReader(Session *session, const QString &stream);
+    // Asks the broker for `stream` from `from` (added by addReader first).
+    void askBroker(Session *session, const QString &stream, const std::optional<StreamPoint> &from);
+    // Ends `session`'s reading of `stream` at the broker.
+    void dropReader(Session *session, const QString &stream);
     void onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,
-                      const Subscription &subscription, const QString &error);
+                      quint64 subscription, const Subscription &answer, const QString &error);
+    // The broker answered a Subscribe of a live session: Subscribed, the
+    // replay, then what arrived meanwhile.
+    void startStream(Session *session, const QString &stream, Session::StreamState &state);
+    // An Error that refuses one request: the session goes on.
+    void refuseRequest(Session *session, v1::ErrorCode code, const QString &text,
+                       const QString &clientMessageId, const QString &stream);
     void goLive(Session *session);
     Session *findSession(WsConnection *connection, quint64 sessionId) const;
     // Every stage change goes through here (it keeps m_awaitingHello).
