@@ -19,6 +19,7 @@
 #include "daemon/broker/localbroker.h"
 #include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
+#include "daemon/manual.h"
 #include "daemon/push/pushserver.h"
 #include "daemon/settings.h"
 
@@ -97,16 +98,15 @@ int main(int argc, char *argv[])
     QCoreApplication::setApplicationName(u"bfgd"_s);
     QCoreApplication::setApplicationVersion(QStringLiteral(BFG_VERSION));
 
+    // --help prints the manual (daemon/manual.cpp), not QCommandLineParser's list.
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        u"BFG push-messaging daemon.\n\n"
-        "Roles: 'decision' assigns clients to push nodes (GET /v1/assign) and takes node reports;\n"
-        "'push' holds the clients' WebSocket connections (/v1/ws) and serves POST /v1/publish.\n"
-        "Run both in one process (the default) or each in its own process. Settings come from\n"
-        "the INI file given with --config, then from the flags below; README.md lists every key."_s);
-    parser.addHelpOption();
-    parser.addVersionOption();
-    const QCommandLineOption configOption(u"config"_s, u"INI configuration file."_s, u"file"_s);
+    const QCommandLineOption helpOption({u"h"_s, u"help"_s}, u"Print this manual and exit."_s);
+    const QCommandLineOption versionOption({u"v"_s, u"version"_s}, u"Print \"bfgd VERSION\" and exit."_s);
+    const QCommandLineOption configOption(
+        u"config"_s,
+        u"INI configuration file (the package's is /etc/bfg/bfgd.conf). Without it, the built-in defaults "
+        "and the flags."_s,
+        u"file"_s);
     const QCommandLineOption roleOption(
         u"role"_s, u"Roles to run: decision, push or decision,push (default)."_s, u"roles"_s);
     const QCommandLineOption dataDirOption(u"data-dir"_s,
@@ -151,10 +151,31 @@ int main(int argc, char *argv[])
     const QCommandLineOption tokenDaysOption(
         u"token-days"_s, u"With --issue-token: days until the token expires, 1 to 3650 (default 365)."_s,
         u"days"_s);
-    parser.addOptions({configOption, roleOption, dataDirOption, decisionListenOption, pushListenOption,
-                       publishListenOption, decisionUrlOption, nodeIdOption, setOption, printConfigOption,
-                       issueTokenOption, tokenSubjectOption, tokenStreamsOption, tokenDaysOption});
-    parser.process(app);
+    QList<QCommandLineOption> options{configOption,         roleOption,       dataDirOption,
+                                      decisionListenOption, pushListenOption, publishListenOption,
+                                      decisionUrlOption,    nodeIdOption,     setOption,
+                                      printConfigOption,    issueTokenOption, tokenSubjectOption,
+                                      tokenStreamsOption,   tokenDaysOption};
+    options += {helpOption, versionOption};
+    parser.addOptions(options);
+    if (!parser.parse(QCoreApplication::arguments())) {
+        QString problem = parser.errorText();
+        if (problem.endsWith(u'.'))
+            problem.chop(1);
+        fprintf(stderr, "bfgd: %s (see --help)\n", qPrintable(problem));
+        return 2;
+    }
+    if (parser.isSet(helpOption)) {
+        bfg::DaemonSettings defaults;
+        QString ignored;
+        bfg::DaemonSettings::load(QString(), {}, &defaults, &ignored);
+        fputs(qPrintable(bfg::daemonManual(options, defaults.effective)), stdout);
+        return 0;
+    }
+    if (parser.isSet(versionOption)) {
+        printf("bfgd %s\n", BFG_VERSION);
+        return 0;
+    }
     if (!parser.positionalArguments().isEmpty()) {
         fprintf(stderr, "bfgd: unexpected argument %s (see --help)\n",
                 qPrintable(parser.positionalArguments().first()));
