@@ -91,6 +91,10 @@ QString daemonManual(const QList<QCommandLineOption> &options, const QStringList
     page.literal(u"bfgd [--config FILE] [OPTION]... --print-config"_s, 4);
     page.literal(u"bfgd [--config FILE] --issue-token publish --token-streams STREAMS"_s, 4);
     page.literal(u"     [--token-subject NAME] [--token-days DAYS]"_s, 4);
+#ifdef Q_OS_WIN
+    page.literal(u"bfgd --install-service [--config FILE]"_s, 4);
+    page.literal(u"bfgd --uninstall-service"_s, 4);
+#endif
     page.literal(u"bfgd --help | --version"_s, 4);
 
     page.heading(u"DESCRIPTION"_s);
@@ -161,6 +165,13 @@ QString daemonManual(const QList<QCommandLineOption> &options, const QStringList
                 u"Reload the configuration: reread the --config file and apply what can change without a "
                 "restart (README.md says which settings those are)."_s,
                 21);
+#ifdef Q_OS_WIN
+    page.tagged(
+        u"Windows"_s,
+        u"As a service, the Service Control Manager's Stop (sc stop bfgd) and system shutdown take the "
+        "SIGTERM path above."_s,
+        21);
+#endif
 
     page.heading(u"EXIT STATUS"_s);
     page.tagged(u"0"_s,
@@ -218,6 +229,12 @@ QString daemonManual(const QList<QCommandLineOption> &options, const QStringList
     page.blank();
     page.paragraph(u"What a configuration file and flags add up to:"_s);
     page.literal(u"bfgd --config /etc/bfg/bfgd.conf --set push/workers=4 --print-config"_s);
+#ifdef Q_OS_WIN
+    page.blank();
+    page.paragraph(u"As a Windows service (from an elevated prompt):"_s);
+    page.literal(u"bfgd --install-service --config C:\\ProgramData\\BFG\\bfgd.conf"_s);
+    page.literal(u"sc start bfgd"_s);
+#endif
 
     page.heading(u"SEE ALSO"_s);
     page.paragraph(u"bfg-console --help, bfg-probe --help; README.md (in /usr/share/doc/bfgd/ when "
