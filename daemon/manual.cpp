@@ -201,7 +201,8 @@ QString daemonManual(const QList<QCommandLineOption> &options, const QStringList
     page.tagged(u"DATA_DIR/admin-key"_s,
                 u"The operator key of the admin API, made when decision/admin_keys is empty (mode 0600)."_s,
                 28);
-    page.paragraph(u"DATA_DIR is general/data_dir (--data-dir)."_s);
+    page.paragraph(
+        u"DATA_DIR is general/data_dir (--data-dir); the packaged systemd unit gives /var/lib/bfg."_s);
 
     page.heading(u"ENVIRONMENT"_s);
     page.tagged(
