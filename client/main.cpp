@@ -37,8 +37,9 @@ int startGui(char *argv[])
     argv[0] = gui.data();
     execv(gui.constData(), argv);
     std::fprintf(stderr,
-                 "bfg-probe: --gui: cannot start %s: %s (the window is bfg-probe-gui, built with "
-                 "-DBFG_BUILD_CONSOLE=ON, which needs Qt Widgets and Charts)\n",
+                 "bfg-probe: --gui: cannot start %s: %s (the window is bfg-probe-gui: install the "
+                 "bfg-probe-gui package, or build with -DBFG_BUILD_CONSOLE=ON, which needs Qt Widgets "
+                 "and Charts)\n",
                  gui.constData(), std::strerror(errno));
     return 2;
 }

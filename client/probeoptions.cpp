@@ -257,8 +257,12 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "                       resuming where they were\n"
         "  merge FILE...        combine the --json results of the shards of one run (--shard) into one\n"
         "                       verdict (and --json file)\n\n"
+        "Output: a progress line every second on stderr (--quiet: none), the summary and verdict on "
+        "stdout at the end, and with --json FILE the same as a JSON object.\n\n"
         "Exit code: 0 when nothing was lost, duplicated, reordered or misdelivered and every user "
         "went live (and the scenario's own conditions held); 1 otherwise; 2 for bad usage.\n\n"
+        "Environment: BFG_PROBE_TEST_DROP_NTH=N ignores the Nth message received, which the verdict "
+        "must then report as lost (a test of the probe itself).\n\n"
         "With --gui it is instead a window that watches one user (the bfg-probe-gui program, installed "
         "next to it): its connection state and node, the messages arriving (stream, seq, latency, "
         "payload) with the same checks, a latency chart, and buttons to drop the connection, pause "
@@ -287,8 +291,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     const QCommandLineOption guiOption(
         u"gui"_s,
         u"Open a window that watches one user (QA): connect, see the state, node and every message, "
-        "drop the connection, pause reading, publish, switch decision servers. Needs a build with "
-        "BFG_BUILD_CONSOLE."_s);
+        "drop the connection, pause reading, publish, switch decision servers. Needs bfg-probe-gui next "
+        "to bfg-probe: the bfg-probe-gui package, or a build with BFG_BUILD_CONSOLE."_s);
     const QCommandLineOption userOption(
         u"user"_s, u"With --gui: the user id to fill in (1..128 of [A-Za-z0-9._@-])."_s, u"id"_s);
     const QCommandLineOption publishKeyOption(

@@ -76,7 +76,11 @@ int main(int argc, char *argv[])
         u"The BFG operator console: live per-node connections, latency and throughput, the allowed load, "
         u"drain and undrain, the audit log. It talks only to the decision servers' admin API.\n\n"
         u"Without --decision it opens the connect dialog (File → Connect…, Ctrl+O). Admin keys are kept in "
-        u"the OS keychain, never in the settings file; without a keychain, for this session only."_s);
+        u"the OS keychain, never in the settings file; without a keychain, for this session only.\n\n"
+        u"Settings (window layout, column widths, theme, recent clusters without their keys) are kept in "
+        u"~/.config/BFG/bfg-console.conf. --help-all adds Qt's own options (-platform, -style ...).\n\n"
+        u"Exit code: 0 once the window is closed; 2 for bad usage; with --screenshots, 1 if they could "
+        u"not be saved."_s);
     parser.addHelpOption();
     parser.addVersionOption();
     const QCommandLineOption decisionOption(
@@ -105,6 +109,10 @@ int main(int argc, char *argv[])
                                             QString::fromLatin1(bfg::clienttls::InsecureHelp) + u'.');
     parser.addOptions({decisionOption, tokenFileOption, themeOption, screenshotsOption, screenshotAfterOption,
                        caFileOption, insecureOption});
+    // Bad usage exits 2 like every other check below (process() would exit 1);
+    // process() then handles --help, --help-all and --version.
+    if (!parser.parse(QCoreApplication::arguments()))
+        return fail(parser.errorText());
     parser.process(app);
 
     if (parser.isSet(caFileOption) && parser.isSet(insecureOption))

@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // bfgd: parses its options, builds the roles it was asked for and runs the
-// event loop in the foreground until SIGINT or SIGTERM.
+// event loop in the foreground until SIGINT or SIGTERM, or under the Windows
+// Service Control Manager until it says stop (daemon/service/).
 #include <csignal>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +13,11 @@
 #include <QHostInfo>
 #include <QLoggingCategory>
 #include <QSocketNotifier>
+#ifdef Q_OS_WIN
+#include <QFileInfo>
+#include <QTimer>
+#include <QWinEventNotifier>
+#endif
 
 #include "common/clienttls.h"
 #include "common/logging.h"
@@ -20,14 +26,26 @@
 #include "daemon/broker/localbroker.h"
 #include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
+#include "daemon/manual.h"
 #include "daemon/push/pushserver.h"
 #include "daemon/settings.h"
+#ifdef Q_OS_WIN
+#include "daemon/service/windowsservice.h"
+#endif
 
 using namespace Qt::Literals::StringLiterals;
 
 namespace {
 
 int signalPipe[2] = {-1, -1};
+
+#ifdef Q_OS_WIN
+// Set when the Service Control Manager started bfgd (--service).
+bfg::windowsservice::Status *windowsService = nullptr;
+// While the push role drains, the SCM hears of progress every second and
+// calls the service hung only after this long without it.
+constexpr unsigned StopWaitHintMs = 5000;
+#endif
 
 void onSignal(int)
 {
@@ -96,24 +114,21 @@ QByteArray issueToken(const QString &scope, const QString &subject, const QStrin
     return bfg::TokenSigner(secret).sign(claims);
 }
 
-} // namespace
-
-int main(int argc, char *argv[])
+int runDaemon(int argc, char *argv[])
 {
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(u"bfgd"_s);
     QCoreApplication::setApplicationVersion(QStringLiteral(BFG_VERSION));
 
+    // --help prints the manual (daemon/manual.cpp), not QCommandLineParser's list.
     QCommandLineParser parser;
-    parser.setApplicationDescription(
-        u"BFG push-messaging daemon.\n\n"
-        "Roles: 'decision' assigns clients to push nodes (GET /v1/assign) and takes node reports;\n"
-        "'push' holds the clients' WebSocket connections (/v1/ws) and serves POST /v1/publish.\n"
-        "Run both in one process (the default) or each in its own process. Settings come from\n"
-        "the INI file given with --config, then from the flags below; README.md lists every key."_s);
-    parser.addHelpOption();
-    parser.addVersionOption();
-    const QCommandLineOption configOption(u"config"_s, u"INI configuration file."_s, u"file"_s);
+    const QCommandLineOption helpOption({u"h"_s, u"help"_s}, u"Print this manual and exit."_s);
+    const QCommandLineOption versionOption({u"v"_s, u"version"_s}, u"Print \"bfgd VERSION\" and exit."_s);
+    const QCommandLineOption configOption(
+        u"config"_s,
+        u"INI configuration file (the package's is /etc/bfg/bfgd.conf). Without it, the built-in defaults "
+        "and the flags."_s,
+        u"file"_s);
     const QCommandLineOption roleOption(
         u"role"_s, u"Roles to run: decision, push or decision,push (default)."_s, u"roles"_s);
     const QCommandLineOption dataDirOption(u"data-dir"_s,
@@ -160,10 +175,45 @@ int main(int argc, char *argv[])
     const QCommandLineOption tokenDaysOption(
         u"token-days"_s, u"With --issue-token: days until the token expires, 1 to 3650 (default 365)."_s,
         u"days"_s);
-    parser.addOptions({configOption, roleOption, dataDirOption, decisionListenOption, pushListenOption,
-                       publishListenOption, decisionUrlOption, nodeIdOption, setOption, printConfigOption,
-                       issueTokenOption, tokenSubjectOption, tokenStreamsOption, tokenDaysOption});
-    parser.process(app);
+    QList<QCommandLineOption> options{configOption,         roleOption,       dataDirOption,
+                                      decisionListenOption, pushListenOption, publishListenOption,
+                                      decisionUrlOption,    nodeIdOption,     setOption,
+                                      printConfigOption,    issueTokenOption, tokenSubjectOption,
+                                      tokenStreamsOption,   tokenDaysOption};
+#ifdef Q_OS_WIN
+    const QCommandLineOption installServiceOption(
+        u"install-service"_s,
+        u"Register bfgd as the Windows service \"bfgd\" and exit: it starts with the system (account "
+        "LocalService) as bfgd --service --config FILE, and restarts after a failure. Settings go in the "
+        "--config file; other flags are refused. Needs an elevated prompt."_s);
+    const QCommandLineOption uninstallServiceOption(
+        u"uninstall-service"_s,
+        u"Remove the Windows service \"bfgd\" and exit; a running one goes once stopped (sc stop bfgd)."_s);
+    const QCommandLineOption serviceOption(
+        u"service"_s, u"Run under the Windows Service Control Manager: the command line the service is "
+                      "started with, not for a console."_s);
+    options += {installServiceOption, uninstallServiceOption, serviceOption};
+#endif
+    options += {helpOption, versionOption};
+    parser.addOptions(options);
+    if (!parser.parse(QCoreApplication::arguments())) {
+        QString problem = parser.errorText();
+        if (problem.endsWith(u'.'))
+            problem.chop(1);
+        fprintf(stderr, "bfgd: %s (see --help)\n", qPrintable(problem));
+        return 2;
+    }
+    if (parser.isSet(helpOption)) {
+        bfg::DaemonSettings defaults;
+        QString ignored;
+        bfg::DaemonSettings::load(QString(), {}, &defaults, &ignored);
+        fputs(qPrintable(bfg::daemonManual(options, defaults.effective)), stdout);
+        return 0;
+    }
+    if (parser.isSet(versionOption)) {
+        printf("bfgd %s\n", BFG_VERSION);
+        return 0;
+    }
     if (!parser.positionalArguments().isEmpty()) {
         fprintf(stderr, "bfgd: unexpected argument %s (see --help)\n",
                 qPrintable(parser.positionalArguments().first()));
@@ -186,12 +236,38 @@ int main(int argc, char *argv[])
     }
     overrides += parser.values(setOption);
 
+#ifdef Q_OS_WIN
+    if (parser.isSet(uninstallServiceOption)) {
+        std::wstring message;
+        const bool ok = bfg::windowsservice::uninstall(&message);
+        fprintf(ok ? stdout : stderr, "bfgd: %s\n", qPrintable(QString::fromStdWString(message)));
+        return ok ? 0 : 1;
+    }
+#endif
+
     bfg::DaemonSettings settings;
     QString error;
     if (!bfg::DaemonSettings::load(parser.value(configOption), overrides, &settings, &error)) {
         fprintf(stderr, "bfgd: %s\n", qPrintable(error));
         return 2;
     }
+#ifdef Q_OS_WIN
+    // After the configuration loaded: a service that cannot start is found
+    // out now rather than at the next boot.
+    if (parser.isSet(installServiceOption)) {
+        if (!overrides.isEmpty()) {
+            fprintf(stderr, "bfgd: --install-service: the service reads its settings from --config FILE "
+                            "only; put them there\n");
+            return 2;
+        }
+        const QString config =
+            parser.isSet(configOption) ? QFileInfo(parser.value(configOption)).absoluteFilePath() : QString();
+        std::wstring message;
+        const bool ok = bfg::windowsservice::install(config.toStdWString(), &message);
+        fprintf(ok ? stdout : stderr, "bfgd: %s\n", qPrintable(QString::fromStdWString(message)));
+        return ok ? 0 : 1;
+    }
+#endif
     if (parser.isSet(printConfigOption)) {
         for (const QString &line : std::as_const(settings.effective))
             printf("%s\n", qPrintable(line));
@@ -266,7 +342,7 @@ int main(int argc, char *argv[])
     // The first signal drains the push role (bounded by push/drain_timeout_ms)
     // and stops; a second one stops at once.
     int signalCount = 0;
-    installSignalHandlers(&app, [&] {
+    const auto shutDown = [&] {
         auto finish = [&] {
             if (push)
                 push->stop();
@@ -280,12 +356,31 @@ int main(int argc, char *argv[])
             return;
         }
         qCInfo(lcMain) << "shutting down: draining first (again to stop at once)";
+#ifdef Q_OS_WIN
+        if (windowsService) {
+            windowsService->reportStopping(StopWaitHintMs);
+            auto *checkpoints = new QTimer(&app);
+            QObject::connect(checkpoints, &QTimer::timeout, &app,
+                             [] { windowsService->reportStopping(StopWaitHintMs); });
+            checkpoints->start(1000);
+        }
+#endif
         push->shutdown(finish);
-    });
+    };
+    installSignalHandlers(&app, shutDown);
 
     // One line on stdout that scripts and tests wait for.
     printf("bfgd: ready %s\n", qPrintable(ready.join(u' ')));
     fflush(stdout);
+#ifdef Q_OS_WIN
+    // Under the SCM: RUNNING now that every listener is up; its Stop (and
+    // system shutdown) takes the path of SIGTERM.
+    if (windowsService) {
+        auto *stopRequests = new QWinEventNotifier(windowsService->stopEvent(), &app);
+        QObject::connect(stopRequests, &QWinEventNotifier::activated, &app, shutDown);
+        windowsService->reportRunning();
+    }
+#endif
     const int status = app.exec();
     // push->stop() left its workers for the broker's last answers: the broker
     // stops first, then the workers go.
@@ -298,4 +393,24 @@ int main(int argc, char *argv[])
     decision.reset();
     qCInfo(lcMain) << "stopped";
     return status;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+#ifdef Q_OS_WIN
+    // Started by the SCM: the main thread becomes its dispatcher before
+    // anything else, and the daemon, QCoreApplication and all, runs on the
+    // service's thread (daemon/service/windowsservice.h). Qt takes the thread
+    // that first uses it for its main thread, so nothing of Qt may run here
+    // before.
+    if (bfg::windowsservice::isServiceCommandLine(argc, argv)) {
+        return bfg::windowsservice::run([&](bfg::windowsservice::Status &status) {
+            windowsService = &status;
+            return runDaemon(argc, argv);
+        });
+    }
+#endif
+    return runDaemon(argc, argv);
 }
