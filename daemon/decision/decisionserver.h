@@ -51,6 +51,7 @@ struct DecisionOptions
     QByteArray secret;                 // shared with the push nodes
     QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QList<AdminKeyConfig> adminKeys;
+    QByteArray metricsKey; // GET /metrics needs "Bearer <key>" when set (general/metrics_key)
 };
 
 class DecisionServer : public QObject
