@@ -81,6 +81,9 @@ public:
 
     // Body size above which a request is refused with 413.
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
+    // Requests refused so far for their body size (bfg_limit_exceeded_total);
+    // read on the service's own thread.
+    quint64 bodyTooLargeCount() const { return m_bodyTooLarge; }
 
     // Listens with a kernel accept queue of `backlog` (QAbstractHttpServer's
     // own listen() keeps Qt's 50, which a reconnect storm overflows: every
@@ -107,6 +110,7 @@ private:
     QList<Route> m_routes;
     QStringList m_webSocketPaths;
     qint64 m_maxBodyBytes = 4 * 1024 * 1024;
+    quint64 m_bodyTooLarge = 0;
 };
 
 } // namespace bfg
