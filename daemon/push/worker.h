@@ -22,6 +22,7 @@
 #include "common/latencyhistogram.h"
 #include "common/token.h"
 #include "daemon/broker/broker.h"
+#include "daemon/push/pushmetrics.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/session.h"
 #include "daemon/push/userconnections.h"
@@ -51,6 +52,7 @@ public:
 
     // Any thread.
     LatencyHistogram takeLatency();
+    const WorkerMetrics &metrics() const { return m_metrics; }
 
     // The worker's own thread (call through QMetaObject::invokeMethod).
     void initialize();
@@ -98,6 +100,7 @@ private:
     void onMessage(WsConnection *connection, QByteArrayView bytes, bool text) override;
     void onFlushNeeded(WsConnection *connection) override;
     void onDisconnected(WsConnection *connection) override;
+    void onProtocolError(WsConnection *connection, int closeCode) override;
 
     void onFrame(Session *session, QByteArrayView bytes);
     void onHello(Session *session, const v1::Hello &hello);
@@ -149,6 +152,8 @@ private:
 
     std::mutex m_latencyMutex;
     LatencyHistogram m_latency;
+
+    WorkerMetrics m_metrics; // written here only; read by PushServer's scrape
 };
 
 } // namespace bfg
