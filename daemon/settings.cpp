@@ -37,9 +37,9 @@ public:
             value = m_overrides.value(key);
         else if (m_file && m_file->contains(fileKey(key)))
             value = m_file->value(fileKey(key)).toStringList().join(u',');
-        static const QSet<QString> secrets{u"general/secret"_s, u"general/previous_secrets"_s,
-                                           u"decision/admin_keys"_s, u"push/publish_keys"_s,
-                                           u"broker/redis_password"_s};
+        static const QSet<QString> secrets{u"general/secret"_s,        u"general/previous_secrets"_s,
+                                           u"decision/admin_keys"_s,   u"push/publish_keys"_s,
+                                           u"broker/redis_password"_s, u"general/metrics_key"_s};
         m_effective->append(key + u" = "_s +
                             (secrets.contains(key) && !value.isEmpty() ? u"(set)"_s : value));
         m_known.insert(key);
@@ -211,6 +211,7 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     s.dataDir = r.path(u"general/data_dir"_s,
                        QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + u"/bfgd"_s);
     s.logRules = r.string(u"general/log_rules"_s, QString());
+    s.decision.metricsKey = s.push.metricsKey = r.string(u"general/metrics_key"_s, QString()).toUtf8();
     s.secret = r.string(u"general/secret"_s, QString());
     s.secretFile = r.path(u"general/secret_file"_s, QString());
     for (const QString &entry :

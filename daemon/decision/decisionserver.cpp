@@ -16,6 +16,7 @@
 #include "daemon/http/httpservice.h"
 #include "daemon/http/protojson.h"
 #include "daemon/tls/servertls.h"
+#include "daemon/metrics/metricswriter.h"
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -77,6 +78,8 @@ bool DecisionServer::start(QString *error)
                      [this](const QHttpServerRequest &request, const QStringList &args,
                             const HttpReplyPtr &reply) { report(request, args.first(), reply); });
     m_admin = new AdminApi(m_state.get(), m_http, &m_signer, this);
+    m_metrics.addCollector([this](MetricsWriter &writer) { writeMetrics(writer); });
+    m_metrics.serve(m_http, m_options.metricsKey);
 
     m_reloadTimer.setInterval(m_options.reportIntervalMs);
     connect(&m_reloadTimer, &QTimer::timeout, this, [this] { m_state->reload(); });
@@ -94,15 +97,18 @@ void DecisionServer::assign(const QHttpServerRequest &request, const HttpReplyPt
     const QString affinity = query.queryItemValue(u"affinity"_s, QUrl::FullyDecoded);
     const QString region = query.queryItemValue(u"region"_s, QUrl::FullyDecoded);
     if (!protocol::isValidUserId(user)) {
+        ++m_assignments[BadRequest];
         reply->sendError({400, u"bad_request"_s, u"user must be 1-128 characters of A-Z a-z 0-9 . _ @ -"_s});
         return;
     }
     if (affinity.size() > 256 || region.size() > 64) {
+        ++m_assignments[BadRequest];
         reply->sendError({400, u"bad_request"_s, u"affinity (256) or region (64) is too long"_s});
         return;
     }
     const qint64 nowMs = protocol::nowMs();
     if (const qint64 waitMs = m_assignBucket.take(nowMs)) {
+        ++m_assignments[RateLimited];
         reply->sendError({429, u"too_many_requests"_s, u"assignments are rate limited; retry later"_s,
                           int((waitMs + 999) / 1000) + int(QRandomGenerator::global()->bounded(2))});
         return;
@@ -111,12 +117,14 @@ void DecisionServer::assign(const QHttpServerRequest &request, const HttpReplyPt
     const int index = m_state->policy().choose(nodes, affinity, region, nowMs, *QRandomGenerator::global());
     if (index < 0) {
         qCDebug(lcDecision) << "no eligible node for" << user;
+        ++m_assignments[NoCapacity];
         reply->sendError({503, u"no_capacity"_s, u"no push node can take a client now; retry later"_s,
                           1 + int(QRandomGenerator::global()->bounded(2))});
         return;
     }
     NodeLoad &chosen = nodes[index];
     ++chosen.reserved;
+    ++m_assignments[Assigned];
 
     const qint64 nowSeconds = nowMs / 1000;
     TokenClaims claims;
@@ -179,6 +187,58 @@ void DecisionServer::report(const QHttpServerRequest &request, const QString &no
         reply->sendProtobuf(answer);
     else
         reply->sendJson(jsonFromProto(answer));
+}
+
+void DecisionServer::writeMetrics(MetricsWriter &writer)
+{
+    using Type = MetricsWriter::Type;
+    writer.family("bfg_decision_assignments_total", Type::Counter,
+                  "Answers to GET /v1/assign by HTTP status: 200 assigned, 400 bad request, 429 above "
+                  "decision/assign_rate, 503 no eligible node.");
+    const std::pair<Outcome, QByteArray> statuses[] = {
+        {Assigned, "200"}, {BadRequest, "400"}, {RateLimited, "429"}, {NoCapacity, "503"}};
+    for (const auto &[outcome, status] : statuses)
+        writer.sample(m_assignments[outcome], {{"status", status}});
+
+    // The cluster as this server sees it (every decision server on one
+    // database sees the same).
+    const qint64 nowMs = protocol::nowMs();
+    const LoadPolicy &policy = m_state->policy();
+    quint64 active = 0, draining = 0, drained = 0, down = 0, eligible = 0, connections = 0, capacity = 0;
+    for (const NodeLoad &load : std::as_const(m_state->nodes())) {
+        if (policy.isSilent(load, nowMs))
+            ++down;
+        else if (load.node.state == u"draining"_s)
+            ++draining;
+        else if (load.node.state == u"drained"_s)
+            ++drained;
+        else
+            ++active;
+        eligible += policy.isEligible(load, nowMs) ? 1 : 0;
+        connections += quint64(std::max(0, load.node.connections));
+        capacity += quint64(std::max(0, load.node.effectiveCapacity()));
+    }
+    writer.family("bfg_decision_nodes", Type::Gauge,
+                  "Push nodes known, by state: active, draining, drained, or down (no report for three "
+                  "report intervals).");
+    writer.sample(active, {{"state", "active"}});
+    writer.sample(draining, {{"state", "draining"}});
+    writer.sample(drained, {{"state", "drained"}});
+    writer.sample(down, {{"state", "down"}});
+    writer.gauge("bfg_decision_eligible_nodes", "Push nodes that would take a new client now.",
+                 double(eligible));
+    writer.gauge("bfg_decision_allowed_load_ratio",
+                 "The allowed load: the share of each node's capacity open to new clients (0-1).",
+                 policy.allowedLoadPercent() / 100.0);
+    writer.gauge("bfg_decision_cluster_connections",
+                 "Connections on all push nodes, from their last reports.", double(connections));
+    writer.gauge("bfg_decision_cluster_capacity_connections",
+                 "Sum of the push nodes' capacities (the operator's override where set).", double(capacity));
+
+    writer.family("bfg_limit_exceeded_total", Type::Counter,
+                  "Requests or connections refused or closed because they went past a configured limit.");
+    writer.sample(m_assignments[RateLimited], {{"limit", "assign_rate"}});
+    writer.sample(m_http->bodyTooLargeCount(), {{"limit", "body_size"}});
 }
 
 } // namespace bfg

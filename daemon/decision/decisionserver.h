@@ -18,6 +18,7 @@
 
 #include "common/token.h"
 #include "common/tokenbucket.h"
+#include "daemon/metrics/metricsregistry.h"
 
 class QHttpServerRequest;
 
@@ -29,6 +30,7 @@ class AdminApi;
 class ClusterState;
 class HttpReply;
 class HttpService;
+class MetricsWriter;
 
 struct AdminKeyConfig
 {
@@ -55,6 +57,7 @@ struct DecisionOptions
     QByteArray secret;                 // shared with the push nodes
     QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QList<AdminKeyConfig> adminKeys;
+    QByteArray metricsKey; // GET /metrics needs "Bearer <key>" when set (general/metrics_key)
 };
 
 class DecisionServer : public QObject
@@ -74,6 +77,10 @@ private:
     void assign(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     void report(const QHttpServerRequest &request, const QString &nodeId,
                 const std::shared_ptr<HttpReply> &reply);
+    void writeMetrics(MetricsWriter &writer);
+
+    // GET /v1/assign answers by status, for bfg_decision_assignments_total.
+    enum Outcome { Assigned, BadRequest, RateLimited, NoCapacity, OutcomeCount };
 
     DecisionOptions m_options;
     TokenSigner m_signer;
@@ -83,6 +90,8 @@ private:
     AdminApi *m_admin = nullptr;
     QTimer m_reloadTimer;
     quint16 m_port = 0;
+    MetricsRegistry m_metrics;
+    quint64 m_assignments[OutcomeCount] = {}; // the main thread's, as is /metrics
 };
 
 } // namespace bfg

@@ -166,6 +166,7 @@ bool HttpService::handleRequest(const QHttpServerRequest &request, QTcpSocket *s
         auto reply =
             std::make_shared<HttpReply>(makeResponder(request, socket), socket, acceptsProtobuf(request));
         if (request.body().size() > m_maxBodyBytes) {
+            ++m_bodyTooLarge;
             reply->sendError(
                 {413, u"body_too_large"_s, u"request body is larger than %1 bytes"_s.arg(m_maxBodyBytes)});
             return true;

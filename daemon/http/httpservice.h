@@ -91,6 +91,9 @@ public:
 
     // Body size above which a request is refused with 413.
     void setMaxBodyBytes(qint64 bytes) { m_maxBodyBytes = bytes; }
+    // Requests refused so far for their body size (bfg_limit_exceeded_total);
+    // read on the service's own thread.
+    quint64 bodyTooLargeCount() const { return m_bodyTooLarge; }
 
     // Listens with a kernel accept queue of `backlog` (QAbstractHttpServer's
     // own listen() keeps Qt's 50, which a reconnect storm overflows: every
@@ -119,6 +122,7 @@ private:
     qint64 m_maxBodyBytes = 4 * 1024 * 1024;
     bool m_tls = false;
     QSslConfiguration m_tlsConfiguration;
+    quint64 m_bodyTooLarge = 0;
 };
 
 } // namespace bfg

@@ -7,11 +7,15 @@
 // has stored it. Idempotent on the message id. Also GET /v1/health.
 #pragma once
 
+#include <map>
+
 #include <QObject>
 
 #include "common/token.h"
 #include "common/tokenbucket.h"
 #include "daemon/http/httpservice.h"
+#include "daemon/metrics/metrichistogram.h"
+#include "daemon/push/pushmetrics.h"
 #include "daemon/push/pushoptions.h"
 
 class QHttpServerRequest;
@@ -21,6 +25,7 @@ namespace bfg {
 class Broker;
 class HttpReply;
 class HttpService;
+class MetricsWriter;
 
 class PublishApi : public QObject
 {
@@ -32,6 +37,12 @@ public:
 
     bool start(QString *error);
     quint16 port() const { return m_port; }
+    HttpService *http() const { return m_http; }
+
+    // For GET /metrics, on this object's (the main) thread: the publish
+    // families, and how often the publish limits were hit.
+    void writeMetrics(MetricsWriter &writer) const;
+    quint64 limitCount(PushLimit limit) const;
 
     // Who may publish what: a configured publish key may publish anywhere; a
     // publish token (bfgd --issue-token publish) to the streams it names.
@@ -46,6 +57,7 @@ public:
 private:
     void publish(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     Grant authorize(const QHttpServerRequest &request) const;
+    void refuse(const HttpReplyPtr &reply, const HttpError &error);
 
     PushOptions m_options;
     TokenSigner m_signer;
@@ -53,6 +65,15 @@ private:
     Broker *m_broker;
     HttpService *m_http = nullptr;
     quint16 m_port = 0;
+
+    // Metrics; this thread only, as is the scrape.
+    std::map<int, quint64> m_requestsByStatus;
+    quint64 m_published = 0;
+    quint64 m_duplicates = 0;
+    quint64 m_rateLimited = 0;
+    quint64 m_payloadTooLarge = 0;
+    quint64 m_pending = 0; // handed to the broker, not answered yet
+    MetricHistogram m_publishDuration{MetricHistogram::latencyBounds()};
 };
 
 } // namespace bfg

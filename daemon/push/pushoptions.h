@@ -61,6 +61,7 @@ struct PushOptions
     QByteArray secret;                 // shared with the decision servers
     QList<QByteArray> previousSecrets; // older secrets whose tokens still verify (rotation)
     QStringList publishKeys;           // bearer keys for POST /v1/publish; empty: open
+    QByteArray metricsKey;             // GET /metrics needs "Bearer <key>" when set; empty: open
 };
 
 } // namespace bfg

@@ -2,6 +2,8 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "daemon/push/pushserver.h"
 
+#include <iterator>
+
 #include <QtGlobal>
 #ifdef Q_OS_WIN
 #include <winsock2.h>
@@ -19,6 +21,7 @@
 #include "common/eventloop/epolleventdispatcher.h"
 #include "common/logging.h"
 #include "common/protocol.h"
+#include "daemon/metrics/metricswriter.h"
 #include "daemon/push/publishapi.h"
 #include "daemon/push/reporter.h"
 
@@ -94,6 +97,7 @@ bool PushServer::start(QString *error)
     });
     m_acceptor.onIncoming = [this](qintptr descriptor) {
         const bool refuse = m_connectionsPerIp.take(peerAddress(descriptor), protocol::nowMs()) > 0;
+        m_refusedPerIp += refuse ? 1 : 0;
         Worker *worker = m_workers[m_nextWorker++ % m_workers.size()];
         QMetaObject::invokeMethod(
             worker, [worker, descriptor, refuse] { worker->takeSocket(descriptor, refuse); },
@@ -133,6 +137,8 @@ bool PushServer::start(QString *error)
     m_publishApi = new PublishApi(m_options, m_broker, this);
     if (!m_publishApi->start(error))
         return false;
+    m_metrics.addCollector([this](MetricsWriter &writer) { writeMetrics(writer); });
+    m_metrics.serve(m_publishApi->http(), m_options.metricsKey);
     if (m_options.publicHttpUri.isEmpty())
         m_options.publicHttpUri =
             u"%1://%2:%3"_s.arg(m_options.tls ? u"https"_s : u"http"_s, m_options.httpAddress.toString())
@@ -248,6 +254,96 @@ LatencyHistogram PushServer::takeLatency()
     for (Worker *worker : m_workers)
         all.merge(worker->takeLatency());
     return all;
+}
+
+void PushServer::writeMetrics(MetricsWriter &writer) const
+{
+    using Type = MetricsWriter::Type;
+    writer.gauge("bfg_push_connections",
+                 "Open WebSocket connections on this node, from accept to close (handshakes included).",
+                 double(std::max(0, m_stats.connections.load(std::memory_order_relaxed))));
+    writer.gauge("bfg_push_capacity_connections", "The connections this node is rated for (push/capacity).",
+                 double(m_options.capacity));
+
+    writer.family("bfg_push_handshakes_total", Type::Counter,
+                  "Connections by how their handshake (upgrade, hello, subscriptions) ended.");
+    static const char *const results[] = {
+        "ok", "refused", "limited", "timeout", "draining", "broker_unavailable", "disconnected", "shutdown"};
+    static_assert(std::size(results) == size_t(HandshakeResult::Count));
+    for (int i = 0; i < int(HandshakeResult::Count); ++i) {
+        quint64 total = 0;
+        for (const Worker *worker : m_workers)
+            total += worker->metrics().handshakes[i].value();
+        writer.sample(total, {{"result", results[i]}});
+    }
+
+    writer.counter(
+        "bfg_push_messages_delivered_total",
+        "Live messages queued to clients' sockets (one per message and session; replays not counted).",
+        m_stats.delivered.load(std::memory_order_relaxed));
+    writer.counter("bfg_push_messages_replayed_total", "Messages replayed from history to resuming clients.",
+                   m_stats.replayed.load(std::memory_order_relaxed));
+    if (m_publishApi)
+        m_publishApi->writeMetrics(writer);
+
+    MetricHistogram::Snapshot latency;
+    quint64 queuedBytes = 0, slowConsumers = 0;
+    for (const Worker *worker : m_workers) {
+        latency.merge(worker->metrics().latency.snapshot());
+        queuedBytes += worker->metrics().sendQueueBytes.value();
+        slowConsumers += worker->metrics().slowConsumers.value();
+    }
+    writer.family("bfg_push_delivery_latency_seconds", Type::Histogram,
+                  "From the broker accepting a message (its publish_time) to its frame being queued on a "
+                  "client's socket, written in the same event-loop turn unless the socket is backed up. With "
+                  "Redis, publish_time is the publishing node's clock.");
+    if (latency.counts.empty())
+        latency = MetricHistogram(MetricHistogram::latencyBounds()).snapshot(); // no workers (yet)
+    writer.histogram(latency);
+    writer.gauge("bfg_push_send_queue_bytes",
+                 "Bytes queued for clients and not yet taken by the kernel, all connections (as of each "
+                 "worker's last one-second sweep).",
+                 double(queuedBytes));
+    writer.counter("bfg_push_slow_consumer_disconnects_total",
+                   "Clients closed with 3003 SLOW_CONSUMER: more than push/max_send_queue_bytes queued.",
+                   slowConsumers);
+    writer.gauge("bfg_push_draining",
+                 "1 while the node drains (told by the operator, or shutting down), else 0.",
+                 m_draining ? 1 : 0);
+
+    const BrokerHealth health = m_broker->health();
+    const QByteArray type = health.state.startsWith(u"redis"_s) ? "redis" : "local";
+    const QByteArray state = health.up                                      ? "up"
+                             : health.state.startsWith(u"redis degraded"_s) ? "degraded"
+                                                                            : "down";
+    writer.family("bfg_broker_up", Type::Gauge,
+                  "1 when the broker takes publishes and subscriptions, else 0; type local or redis.");
+    writer.sample(health.up ? 1.0 : 0.0, {{"type", type}});
+    writer.family("bfg_broker_state", Type::Gauge,
+                  "1 for the broker's current state: up, degraded (Redis reachable but publishes refused by "
+                  "the circuit breaker) or down (unreachable or connecting).");
+    for (const char *name : {"up", "degraded", "down"})
+        writer.sample(state == name ? 1.0 : 0.0, {{"state", name}});
+
+    writer.family("bfg_limit_exceeded_total", Type::Counter,
+                  "Connections, frames or requests refused or closed because they went past a configured "
+                  "limit.");
+    static const char *const limits[] = {
+        "connections_per_ip",   "pending_handshakes", "handshake_timeout", "inbound_rate", "frame_size",
+        "connections_per_user", "send_queue",         "publish_rate",      "body_size",    "payload_size"};
+    static_assert(std::size(limits) == size_t(PushLimit::Count));
+    for (int i = 0; i < int(PushLimit::Count); ++i) {
+        const auto limit = PushLimit(i);
+        quint64 total = 0;
+        if (limit == PushLimit::ConnectionsPerIp)
+            total = m_refusedPerIp;
+        else if (limit == PushLimit::PublishRate || limit == PushLimit::BodySize ||
+                 limit == PushLimit::PayloadSize)
+            total = m_publishApi ? m_publishApi->limitCount(limit) : 0;
+        for (const Worker *worker : m_workers)
+            total += worker->metrics().limits[i].value();
+        writer.sample(total, {{"limit", limits[i]}});
+    }
 }
 
 } // namespace bfg

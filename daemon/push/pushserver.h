@@ -16,6 +16,7 @@
 
 #include "bfg/v1/cluster.pb.h"
 #include "common/tokenbucket.h"
+#include "daemon/metrics/metricsregistry.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/worker.h"
 
@@ -24,6 +25,7 @@ class QThread;
 namespace bfg {
 
 class Broker;
+class MetricsWriter;
 class PublishApi;
 class Reporter;
 
@@ -80,6 +82,10 @@ public:
     LatencyHistogram takeLatency();
 
 private:
+    // GET /metrics on the publish listener: the figures of every worker,
+    // the publish API and the broker, read when Prometheus scrapes.
+    void writeMetrics(MetricsWriter &writer) const;
+
     PushOptions m_options;
     Broker *m_broker;
     PushStats m_stats;
@@ -94,6 +100,8 @@ private:
     bool m_shuttingDown = false;
     PublishApi *m_publishApi = nullptr;
     Reporter *m_reporter = nullptr;
+    MetricsRegistry m_metrics;
+    quint64 m_refusedPerIp = 0; // connections turned away by m_connectionsPerIp (this thread's)
 };
 
 } // namespace bfg

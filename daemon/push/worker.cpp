@@ -26,6 +26,27 @@ constexpr int DrainTickMs = 100;
 constexpr int DrainLeaveGraceMs = 5000; // time a client gets to leave after a Reconnect frame
 constexpr int DrainRetryJitterMs = 1000;
 
+// How a handshake that ends with close code `code` is counted.
+HandshakeResult handshakeResultOf(int code)
+{
+    switch (code) {
+    case v1::HANDSHAKE_TIMEOUT:
+        return HandshakeResult::Timeout;
+    case v1::DRAINING:
+        return HandshakeResult::Draining;
+    case v1::BROKER_UNAVAILABLE:
+        return HandshakeResult::BrokerUnavailable;
+    case v1::NODE_SHUTDOWN:
+        return HandshakeResult::Shutdown;
+    case v1::RATE_LIMITED:
+    case v1::FRAME_TOO_LARGE:
+    case v1::TOO_MANY_CONNECTIONS:
+        return HandshakeResult::Limited;
+    default:
+        return HandshakeResult::Refused;
+    }
+}
+
 QByteArray reconnectFrame(quint32 retryAfterMs)
 {
     v1::ServerFrame frame;
@@ -121,12 +142,15 @@ void Worker::takeSocket(qintptr socketDescriptor, bool refuse)
     const int limit = std::max(1, m_options.maxPendingConnections / std::max(1, m_options.workers));
     if (refuse) {
         ++m_awaitingHello;
+        m_metrics.count(HandshakeResult::Limited); // the limit is counted by the acceptor
         setStage(session, Session::Stage::Closing);
         session->stageDeadlineMs = nowMs + CloseGraceMs;
         raw->close(0, "too many connections from your address, retry later", 429);
     } else if (++m_awaitingHello > limit) {
         qCDebug(lcPush) << "worker" << m_index << "turns a connection away:" << m_awaitingHello - 1
                         << "handshakes pending";
+        m_metrics.count(HandshakeResult::Limited);
+        m_metrics.count(PushLimit::PendingHandshakes);
         setStage(session, Session::Stage::Closing);
         session->stageDeadlineMs = nowMs + CloseGraceMs;
         raw->close(0, "too many pending handshakes, retry later", 503);
@@ -165,6 +189,7 @@ bool Worker::admitInbound(Session *session, qsizetype bytes)
     // A flood from one client costs it its connection, not the others their latency.
     const qint64 nowMs = protocol::nowMs();
     if (session->inboundFrames.take(nowMs) > 0 || session->inboundBytes.take(nowMs, double(bytes)) > 0) {
+        m_metrics.count(PushLimit::InboundRate);
         fail(session, v1::RATE_LIMITED,
              u"more than %1 frames or %2 bytes a second"_s.arg(m_options.inboundFramesPerSecond)
                  .arg(m_options.inboundBytesPerSecond));
@@ -184,6 +209,13 @@ void Worker::onDisconnected(WsConnection *connection)
     const auto it = m_sessions.find(connection);
     if (it != m_sessions.end())
         removeSession(it->second.get());
+}
+
+void Worker::onProtocolError(WsConnection *, int closeCode)
+{
+    // A message above twice push/max_frame_bytes, refused before it is read.
+    if (closeCode == websocket::CloseTooBig)
+        m_metrics.count(PushLimit::FrameSize);
 }
 
 void Worker::scheduleAfterTurn()
@@ -219,6 +251,7 @@ void Worker::onFrame(Session *session, QByteArrayView bytes)
         return;
     session->lastHeardMs = protocol::nowMs();
     if (bytes.size() > m_options.maxFrameBytes) {
+        m_metrics.count(PushLimit::FrameSize);
         fail(session, v1::FRAME_TOO_LARGE,
              u"frame of %1 bytes is above the limit of %2"_s.arg(bytes.size()).arg(m_options.maxFrameBytes));
         return;
@@ -296,6 +329,7 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     if (m_users->isLimited()) {
         std::optional<UserConnections::Entry> evicted;
         if (!m_users->add(claims.subject, {this, session->id()}, &evicted)) {
+            m_metrics.count(PushLimit::ConnectionsPerUser);
             fail(session, v1::TOO_MANY_CONNECTIONS,
                  u"user %1 already has %2 connections"_s.arg(claims.subject)
                      .arg(m_options.maxConnectionsPerUser));
@@ -303,6 +337,7 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
         }
         session->countedForUser = true;
         if (evicted) {
+            m_metrics.count(PushLimit::ConnectionsPerUser);
             Worker *worker = evicted->worker;
             const quint64 sessionId = evicted->sessionId;
             QMetaObject::invokeMethod(
@@ -578,6 +613,7 @@ void Worker::goLive(Session *session)
     }
     session->sendFrame(protocol::encode(welcomeFrame));
     setStage(session, Session::Stage::Live);
+    m_metrics.count(HandshakeResult::Ok);
 
     // The first ping comes at a random point of the first interval, so that
     // clients that connected together do not ping together forever.
@@ -667,12 +703,15 @@ void Worker::deliverTo(Session *session, Session::StreamState &state, const Mess
         return;
     }
     switch (session->deliver(state, message)) {
-    case Session::Delivery::Sent:
+    case Session::Delivery::Sent: {
         ++*sent;
-        m_latency.record(nowUs - message->publishTimeUs);
+        const qint64 latencyUs = nowUs - message->publishTimeUs;
+        m_latency.record(latencyUs);
+        m_metrics.latency.record(double(latencyUs) / 1e6);
         if (session->connection()->queuedBytes() > m_options.maxSendQueueBytes)
             toClose->push_back(session);
         break;
+    }
     case Session::Delivery::Skipped:
     case Session::Delivery::Held:
         break;
@@ -696,8 +735,11 @@ void Worker::closeLagging(std::vector<Session *> sessions)
         const bool slow = session->connection()->queuedBytes() > m_options.maxSendQueueBytes;
         // What it has not started to receive is dropped, so that the close
         // reaches it now; it resumes from its last seq.
-        if (slow)
+        if (slow) {
             session->connection()->discardQueued();
+            m_metrics.slowConsumers.add();
+            m_metrics.count(PushLimit::SendQueue);
+        }
         closeSession(session, slow ? v1::SLOW_CONSUMER : v1::RESUME_GAP,
                      slow ? u"send queue over its limit"_s : u"resume to fill a gap"_s);
     }
@@ -718,12 +760,16 @@ void Worker::sweep()
     const qint64 nowMs = protocol::nowMs();
     std::vector<std::pair<Session *, v1::ErrorCode>> expired;
     std::vector<Session *> unresponsive;
+    qint64 queuedBytes = 0;
     for (auto &[connection, owned] : m_sessions) {
         Session *session = owned.get();
+        queuedBytes += connection->queuedBytes();
         switch (session->stage()) {
         case Session::Stage::AwaitingHello:
-            if (nowMs >= session->stageDeadlineMs)
+            if (nowMs >= session->stageDeadlineMs) {
                 expired.emplace_back(session, v1::HANDSHAKE_TIMEOUT);
+                m_metrics.count(PushLimit::HandshakeTimeout);
+            }
             break;
         case Session::Stage::Subscribing:
             if (nowMs >= session->stageDeadlineMs)
@@ -747,6 +793,7 @@ void Worker::sweep()
             break;
         }
     }
+    m_metrics.sendQueueBytes.set(quint64(std::max<qint64>(0, queuedBytes)));
     for (const auto &[session, code] : expired)
         closeSession(session, code,
                      code == v1::HANDSHAKE_TIMEOUT    ? u"no hello in time"_s
@@ -770,6 +817,8 @@ void Worker::closeSession(Session *session, int code, const QString &reason)
 {
     if (session->stage() == Session::Stage::Closing)
         return;
+    if (session->stage() != Session::Stage::Live)
+        m_metrics.count(handshakeResultOf(code));
     setStage(session, Session::Stage::Closing);
     session->stageDeadlineMs = protocol::nowMs() + CloseGraceMs;
     session->connection()->close(code, reason.toUtf8()); // cut to 123 bytes by closeFrame()
@@ -786,6 +835,8 @@ void Worker::removeSession(Session *session)
     }
     if (session->stage() == Session::Stage::AwaitingHello)
         --m_awaitingHello;
+    if (session->stage() == Session::Stage::AwaitingHello || session->stage() == Session::Stage::Subscribing)
+        m_metrics.count(HandshakeResult::Disconnected);
     if (session->countedForUser)
         m_users->remove(session->userId(), {this, session->id()});
     // Called from inside the connection's own callbacks: deleted after this turn.

@@ -22,6 +22,7 @@
 #include "common/latencyhistogram.h"
 #include "common/token.h"
 #include "daemon/broker/broker.h"
+#include "daemon/push/pushmetrics.h"
 #include "daemon/push/pushoptions.h"
 #include "daemon/push/session.h"
 #include "daemon/push/userconnections.h"
@@ -53,6 +54,7 @@ public:
 
     // Any thread.
     LatencyHistogram takeLatency();
+    const WorkerMetrics &metrics() const { return m_metrics; }
 
     // The worker's own thread (call through QMetaObject::invokeMethod).
     void initialize();
@@ -101,6 +103,7 @@ private:
     void onControlFrame(WsConnection *connection, qsizetype bytes) override;
     void onFlushNeeded(WsConnection *connection) override;
     void onDisconnected(WsConnection *connection) override;
+    void onProtocolError(WsConnection *connection, int closeCode) override;
 
     // Counts one frame of `bytes` from the client against its inbound
     // limits; false after closing it with RATE_LIMITED.
@@ -171,6 +174,8 @@ private:
 
     std::mutex m_latencyMutex;
     LatencyHistogram m_latency;
+
+    WorkerMetrics m_metrics; // written here only; read by PushServer's scrape
 };
 
 } // namespace bfg

@@ -285,6 +285,7 @@ void WsConnection::onFrameEvent(websocket::FrameReader::Event event, int code, Q
         closeAfterFlush();
         return;
     case Event::Error:
+        m_listener->onProtocolError(this, code);
         close(code, payload);
         closeAfterFlush(); // a broken peer is not waited for
         return;

@@ -55,6 +55,13 @@ public:
         virtual void onFlushNeeded(WsConnection *connection) = 0;
         // The socket is closed; nothing more comes from this connection.
         virtual void onDisconnected(WsConnection *connection) = 0;
+        // The peer's frames broke the protocol or the size limit; the
+        // connection closes with `closeCode` (e.g. websocket::CloseTooBig).
+        virtual void onProtocolError(WsConnection *connection, int closeCode)
+        {
+            Q_UNUSED(connection)
+            Q_UNUSED(closeCode)
+        }
     };
 
     // `tls`: serve TLS with this context; nullptr: plain TCP.

@@ -26,6 +26,7 @@ private Q_SLOTS:
     void badValuesAreRefusedNamingTheKey_data();
     void badValuesAreRefusedNamingTheKey();
     void redisBrokerIsConfiguredAndItsPasswordHidden();
+    void metricsKeyReachesBothRolesAndIsHidden();
     void patternsAndPreviousSecretsAreAccepted();
     void secretIsCreatedPrivateAndReused();
     void shortSecretFileIsRefused();
@@ -212,6 +213,22 @@ void TestSettings::redisBrokerIsConfiguredAndItsPasswordHidden()
     QVERIFY(printed.contains(u"push/publish_keys = (set)"_s));
     QVERIFY(!printed.contains(u"hunter2-redis"_s));
     QVERIFY(!printed.contains(u"pk-secret"_s));
+}
+
+void TestSettings::metricsKeyReachesBothRolesAndIsHidden()
+{
+    DaemonSettings open, keyed;
+    QString error;
+    QVERIFY2(DaemonSettings::load({}, {}, &open, &error), qPrintable(error));
+    QVERIFY(open.decision.metricsKey.isEmpty()); // GET /metrics is open by default
+    QVERIFY(open.push.metricsKey.isEmpty());
+    QVERIFY2(DaemonSettings::load({}, {u"general/metrics_key=scrape-me-0123456789"_s}, &keyed, &error),
+             qPrintable(error));
+    QCOMPARE(keyed.decision.metricsKey, QByteArray("scrape-me-0123456789"));
+    QCOMPARE(keyed.push.metricsKey, QByteArray("scrape-me-0123456789"));
+    const QString printed = keyed.effective.join(u'\n');
+    QVERIFY(printed.contains(u"general/metrics_key = (set)"_s));
+    QVERIFY(!printed.contains(u"scrape-me"_s));
 }
 
 void TestSettings::patternsAndPreviousSecretsAreAccepted()
