@@ -283,6 +283,12 @@ void PushServer::writeMetrics(MetricsWriter &writer) const
         m_stats.delivered.load(std::memory_order_relaxed));
     writer.counter("bfg_push_messages_replayed_total", "Messages replayed from history to resuming clients.",
                    m_stats.replayed.load(std::memory_order_relaxed));
+    writer.counter("bfg_push_client_publishes_total",
+                   "Messages clients published over their connections (chat), acked or not.",
+                   m_stats.clientPublished.load(std::memory_order_relaxed));
+    writer.counter("bfg_push_ephemeral_dropped_total",
+                   "Ephemeral messages (typing, presence) not sent to a client that was behind.",
+                   m_stats.ephemeralDropped.load(std::memory_order_relaxed));
     if (m_publishApi)
         m_publishApi->writeMetrics(writer);
 
