@@ -119,6 +119,7 @@ int runDaemon(int argc, char *argv[])
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(u"bfgd"_s);
     QCoreApplication::setApplicationVersion(QStringLiteral(BFG_VERSION));
+    bfg::installLogfmtHandler(); // one logfmt line per event, journald-aware
 
     // --help prints the manual (daemon/manual.cpp), not QCommandLineParser's list.
     QCommandLineParser parser;

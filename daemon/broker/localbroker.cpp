@@ -335,8 +335,11 @@ void LocalBroker::writerLoop(std::promise<QString> started)
         started.set_value(u"history store: "_s + error);
         return;
     }
-    qCInfo(lcBroker) << "local broker ready:" << m_streams.size() << "streams," << loadedMessages
-                     << "messages in the replay window, from" << m_options.databasePath;
+    qCInfo(lcBroker).noquote() << logEvent("broker_ready",
+                                           {{"type", u"local"_s},
+                                            {"streams", QString::number(m_streams.size())},
+                                            {"replay_window_messages", QString::number(loadedMessages)},
+                                            {"store", m_options.databasePath}});
     started.set_value(QString());
 
     // Positions taken from m_positionsDue whose write failed: written first

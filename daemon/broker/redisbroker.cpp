@@ -790,8 +790,10 @@ bool RedisBroker::start(QString *error)
         QThread::msleep(StartWaitStepMs);
     const BrokerHealth now = health();
     if (now.up)
-        qCInfo(lcBroker) << "redis broker ready on" << m_options.host << m_options.port << "db"
-                         << m_options.db;
+        qCInfo(lcBroker).noquote() << logEvent(
+            "broker_ready", {{"type", u"redis"_s},
+                             {"redis", m_options.host + u':' + QString::number(m_options.port)},
+                             {"db", QString::number(m_options.db)}});
     else
         qCWarning(lcBroker) << "redis broker starting without redis (" << now.state
                             << "); publishes fail and clients wait until it is reachable";

@@ -293,7 +293,8 @@ void RedisConnection::handshake()
         m_backoff.reset();
         m_connected = true;
         m_up = true;
-        qCInfo(lcBroker) << "redis connected" << m_host << m_port;
+        qCInfo(lcBroker).noquote() << logEvent("redis_connected",
+                                               {{"redis", m_host + u':' + QString::number(m_port)}});
         Q_EMIT connected();
     });
 }
@@ -308,7 +309,8 @@ void RedisConnection::contextGone(const QString &reason)
     m_up = false;
     scheduleReconnect();
     if (wasUp) {
-        qCWarning(lcBroker) << "redis connection to" << m_host << m_port << "lost:" << reason;
+        qCWarning(lcBroker).noquote() << logEvent(
+            "redis_lost", {{"redis", m_host + u':' + QString::number(m_port)}, {"reason", reason}});
         Q_EMIT disconnected(reason); // last: a slot may delete us
     } else {
         qCInfo(lcBroker) << "redis connect to" << m_host << m_port << "failed:" << reason;

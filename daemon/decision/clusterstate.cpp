@@ -115,7 +115,8 @@ void ClusterState::applyReport(const v1::NodeReport &report, qint64 nowMs)
             std::lower_bound(m_nodes.begin(), m_nodes.end(), id,
                              [](const NodeLoad &n, const QString &key) { return n.node.id < key; });
         load = &*m_nodes.insert(at, fresh);
-        qCInfo(lcDecision) << "new push node" << id << QString::fromStdString(report.uri());
+        qCInfo(lcDecision).noquote() << logEvent(
+            "node_new", {{"node", id}, {"uri", QString::fromStdString(report.uri())}});
     }
     NodeRecord &node = load->node;
     node.uri = QString::fromStdString(report.uri());
@@ -139,8 +140,11 @@ void ClusterState::applyReport(const v1::NodeReport &report, qint64 nowMs)
     // over the SLO is what the operator should call its 100%.
     if (m_options.latencySloMs > 0 && node.latencyP99Ms > m_options.latencySloMs && node.connections > 0 &&
         (node.suggestedCapacity == 0 || node.connections < node.suggestedCapacity)) {
-        qCInfo(lcDecision) << "node" << id << "p99" << node.latencyP99Ms << "ms over the SLO at"
-                           << node.connections << "connections: suggested capacity" << node.connections;
+        qCInfo(lcDecision).noquote() << logEvent("node_over_slo",
+                                                 {{"node", id},
+                                                  {"p99_ms", QString::number(node.latencyP99Ms)},
+                                                  {"connections", QString::number(node.connections)},
+                                                  {"suggested_capacity", QString::number(node.connections)}});
         node.suggestedCapacity = node.connections;
         if (m_nodeTable->setSuggestedCapacity(id, node.connections, &error) < 0)
             qCWarning(lcDecision) << "cannot store the suggested capacity of" << id << error;
@@ -168,7 +172,9 @@ bool ClusterState::record(const QString &actor, const QString &action, const QSt
     entry.target = target;
     entry.oldValue = oldValue;
     entry.newValue = newValue;
-    qCInfo(lcDecision) << "audit:" << actor << action << target << oldValue << "->" << newValue;
+    qCInfo(lcDecision).noquote() << logEvent(
+        "audit",
+        {{"actor", actor}, {"action", action}, {"target", target}, {"old", oldValue}, {"new", newValue}});
     return m_audit->append(entry, error);
 }
 

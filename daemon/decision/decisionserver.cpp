@@ -84,9 +84,11 @@ bool DecisionServer::start(QString *error)
     m_reloadTimer.setInterval(m_options.reportIntervalMs);
     connect(&m_reloadTimer, &QTimer::timeout, this, [this] { m_state->reload(); });
     m_reloadTimer.start();
-    qCInfo(lcDecision) << "decision" << m_options.decisionId << "listening on" << url().toString()
-                       << "allowed load" << m_state->policy().allowedLoadPercent()
-                       << "% nodes known:" << m_state->nodes().size();
+    qCInfo(lcDecision).noquote() << logEvent(
+        "listening", {{"decision", m_options.decisionId},
+                      {"url", url().toString()},
+                      {"allowed_load", QString::number(m_state->policy().allowedLoadPercent())},
+                      {"nodes", QString::number(m_state->nodes().size())}});
     return true;
 }
 

@@ -146,8 +146,11 @@ bool PushServer::start(QString *error)
 
     m_reporter = new Reporter(m_options, this, this);
     m_reporter->start();
-    qCInfo(lcPush) << "push node" << m_options.nodeId << "accepting on" << m_options.publicUri << "with"
-                   << workers << m_options.eventLoop << "workers; publish API on" << m_options.publicHttpUri;
+    qCInfo(lcPush).noquote() << logEvent("listening", {{"node", m_options.nodeId},
+                                                       {"uri", m_options.publicUri},
+                                                       {"publish_uri", m_options.publicHttpUri},
+                                                       {"workers", QString::number(workers)},
+                                                       {"event_loop", m_options.eventLoop}});
     return true;
 }
 
@@ -186,8 +189,9 @@ void PushServer::startDrain()
         return;
     m_draining = true;
     const int perWorker = std::max(1, m_options.drainRate / int(std::max<size_t>(1, m_workers.size())));
-    qCInfo(lcPush) << "drain started:" << m_stats.connections.load() << "connections to move at"
-                   << m_options.drainRate << "a second";
+    qCInfo(lcPush).noquote() << logEvent("drain_started",
+                                         {{"connections", QString::number(m_stats.connections.load())},
+                                          {"rate_per_s", QString::number(m_options.drainRate)}});
     for (Worker *worker : m_workers)
         QMetaObject::invokeMethod(worker, [worker, perWorker] { worker->setDraining(true, perWorker); });
     // The decision servers stop sending clients here as soon as they know.
@@ -200,7 +204,7 @@ void PushServer::undrain()
     if (!m_draining || m_shuttingDown)
         return;
     m_draining = false;
-    qCInfo(lcPush) << "drain cancelled: accepting clients again";
+    qCInfo(lcPush).noquote() << logEvent("drain_cancelled");
     for (Worker *worker : m_workers)
         QMetaObject::invokeMethod(worker, [worker] { worker->setDraining(false, 0); });
     if (m_reporter)
@@ -234,9 +238,9 @@ void PushServer::shutdown(std::function<void()> done)
             return;
         poll->deleteLater();
         if (left > 0)
-            qCWarning(lcPush) << "drain timeout: closing the" << left << "connections left";
+            qCWarning(lcPush).noquote() << logEvent("drain_timeout", {{"closing", QString::number(left)}});
         else
-            qCInfo(lcPush) << "drained in" << waited->elapsed() << "ms";
+            qCInfo(lcPush).noquote() << logEvent("drained", {{"ms", QString::number(waited->elapsed())}});
         stop();
         done();
     });

@@ -716,8 +716,11 @@ void Worker::deliverTo(Session *session, Session::StreamState &state, const Mess
     case Session::Delivery::Held:
         break;
     case Session::Delivery::Gap:
-        qCWarning(lcPush) << "session" << session->id() << "cannot continue" << message->stream << "at seq"
-                          << message->seq << "epoch" << message->epoch << "- asking it to resume";
+        qCWarning(lcPush).noquote() << logEvent("resume_gap", {{"session", QString::number(session->id())},
+                                                               {"user", session->userId()},
+                                                               {"stream", message->stream},
+                                                               {"seq", QString::number(message->seq)},
+                                                               {"epoch", message->epoch}});
         toClose->push_back(session);
         break;
     }

@@ -178,7 +178,7 @@ void TestDrain::sigtermDrainsBeforeExiting()
     QCOMPARE(a.stop(), 0);
     QVERIFY(!a.isRunning());
     const QByteArray log = a.output();
-    QVERIFY2(log.contains("drained in") && !log.contains("drain timeout"), log.constData());
+    QVERIFY2(log.contains("event=drained ") && !log.contains("event=drain_timeout"), log.constData());
 
     QTRY_COMPARE_WITH_TIMEOUT(connections(b), ProbeUsers, DrainMs);
 
