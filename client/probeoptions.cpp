@@ -228,9 +228,7 @@ QString scenarioName(Scenario scenario)
 
 bool ProbeOptions::applyTls(QString *error) const
 {
-    if (insecure)
-        clienttls::disableVerification();
-    return caFile.isEmpty() || clienttls::trustCaFile(caFile, error);
+    return clienttls::configure(caFile, insecure, error);
 }
 
 bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QString *error)
@@ -423,10 +421,6 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     parsed.insecure = parser.isSet(insecureOption);
     if (parser.isSet(caFileOption) && !QFileInfo(parsed.caFile).isReadable()) {
         *error = u"--ca-file: cannot read \"%1\""_s.arg(parsed.caFile);
-        return false;
-    }
-    if (parsed.insecure && parser.isSet(caFileOption)) {
-        *error = u"--ca-file and --insecure exclude each other"_s;
         return false;
     }
     parsed.gui = parser.isSet(guiOption);

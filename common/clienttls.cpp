@@ -39,4 +39,15 @@ void disableVerification()
     qCWarning(lcClient) << "--insecure: TLS certificates are not verified";
 }
 
+bool configure(const QString &caFile, bool insecure, QString *error)
+{
+    if (insecure && !caFile.isEmpty()) {
+        *error = u"--ca-file and --insecure exclude each other"_s;
+        return false;
+    }
+    if (insecure)
+        disableVerification();
+    return caFile.isEmpty() || trustCaFile(caFile, error);
+}
+
 } // namespace bfg::clienttls

@@ -20,6 +20,10 @@ bool trustCaFile(const QString &caFile, QString *error);
 // Accepts any certificate for any name: `--insecure`, never for production.
 void disableVerification();
 
+// What --ca-file FILE (empty: not given) and --insecure ask for, checked
+// (they exclude each other) and applied; false with `error` set.
+bool configure(const QString &caFile, bool insecure, QString *error);
+
 // The usage lines of the two flags every client program takes.
 inline constexpr char CaFileHelp[] =
     "PEM file of the CA that signed the servers' certificates (trusted besides the system's CAs)";

@@ -115,12 +115,8 @@ int main(int argc, char *argv[])
         return fail(parser.errorText());
     parser.process(app);
 
-    if (parser.isSet(caFileOption) && parser.isSet(insecureOption))
-        return fail(u"--ca-file and --insecure exclude each other"_s);
-    if (parser.isSet(insecureOption))
-        bfg::clienttls::disableVerification();
     if (QString error;
-        parser.isSet(caFileOption) && !bfg::clienttls::trustCaFile(parser.value(caFileOption), &error))
+        !bfg::clienttls::configure(parser.value(caFileOption), parser.isSet(insecureOption), &error))
         return fail(error);
 
     QList<QUrl> urls;

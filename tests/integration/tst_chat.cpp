@@ -153,19 +153,7 @@ void TestChat::initTestCase()
 
 std::string TestChat::token(const QUrl &decision, const QString &user)
 {
-    QUrl url = decision;
-    url.setPath(u"/v1/assign"_s);
-    url.setQuery(u"user="_s + user);
-    v1::AssignResponse response;
-    [[maybe_unused]] const bool answered = QTest::qWaitFor(
-        [&] {
-            const auto result =
-                bfg::test::httpCall(m_network, {"GET", url, {}, {}, {}, "application/x-protobuf", {}});
-            return result.status == 200 && protocol::decode(result.body, &response) &&
-                   !response.token().empty();
-        },
-        WaitMs);
-    return response.token();
+    return bfg::test::assignUntilReady(m_network, decision, user, WaitMs).token();
 }
 
 void TestChat::publishIsAckedAndReachesEveryMember()

@@ -73,22 +73,7 @@ private:
 
 v1::AssignResponse TestPushConnection::assign(const BfgdProcess &bfgd, const QString &user)
 {
-    QUrl url = bfgd.decisionUrl();
-    url.setPath(u"/v1/assign"_s);
-    url.setQuery(u"user="_s + user);
-    v1::AssignResponse response;
-    // Until the node's first report arrives the answer is 503: ask again.
-    const bool answered = QTest::qWaitFor(
-        [&] {
-            const auto result =
-                bfg::test::httpCall(m_network, {"GET", url, {}, {}, {}, "application/x-protobuf", {}});
-            return result.status == 200 && protocol::decode(result.body, &response) &&
-                   !response.token().empty();
-        },
-        WaitMs);
-    if (!answered)
-        qWarning() << "no assignment for" << user;
-    return response;
+    return bfg::test::assignUntilReady(m_network, bfgd.decisionUrl(), user, WaitMs);
 }
 
 bool TestPushConnection::publish(const BfgdProcess &bfgd, const QString &stream, int count, int payloadBytes)

@@ -101,20 +101,8 @@ QStringList TestTls::tlsArgs() const
 
 v1::AssignResponse TestTls::assign(const BfgdProcess &bfgd, const QString &user)
 {
-    QUrl url = bfgd.decisionUrl();
-    url.setPath(u"/v1/assign"_s);
-    url.setQuery(u"user="_s + user);
-    v1::AssignResponse response;
     // Until the node's first report (itself over HTTPS) arrives the answer is 503.
-    [[maybe_unused]] const bool answered = QTest::qWaitFor(
-        [&] {
-            const auto result =
-                bfg::test::httpCall(m_network, {"GET", url, {}, {}, {}, "application/x-protobuf", {}});
-            return result.status == 200 && protocol::decode(result.body, &response) &&
-                   !response.token().empty();
-        },
-        WaitMs);
-    return response;
+    return bfg::test::assignUntilReady(m_network, bfgd.decisionUrl(), user, WaitMs);
 }
 
 void TestTls::everyListenerServesTlsWithTheDevCa()

@@ -2,6 +2,9 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "tests/support/testhttp.h"
 
+#include "bfg/v1/api.pb.h"
+#include "common/protocol.h"
+
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
@@ -65,6 +68,28 @@ quint16 freeLoopbackPort()
     if (!server.listen(QHostAddress::LocalHost, 0))
         return 0;
     return server.serverPort();
+}
+
+bfg::v1::AssignResponse assignUntilReady(QNetworkAccessManager &network, const QUrl &decision,
+                                         const QString &user, int timeoutMs)
+{
+    QUrl url = decision;
+    url.setPath(QStringLiteral("/v1/assign"));
+    url.setQuery(QStringLiteral("user=") + user);
+    bfg::v1::AssignResponse response;
+    const bool answered = QTest::qWaitFor(
+        [&] {
+            const HttpResult result =
+                httpCall(network, {"GET", url, {}, {}, {}, "application/x-protobuf", {}});
+            return result.status == 200 && bfg::protocol::decode(result.body, &response) &&
+                   !response.token().empty();
+        },
+        timeoutMs);
+    if (!answered) {
+        qWarning() << "no assignment for" << user << "from" << decision;
+        response.Clear();
+    }
+    return response;
 }
 
 } // namespace bfg::test

@@ -12,6 +12,10 @@
 
 class QNetworkAccessManager;
 
+namespace bfg::v1 {
+class AssignResponse;
+}
+
 namespace bfg::test {
 
 struct HttpCall
@@ -37,6 +41,11 @@ struct HttpResult
     QString errorCode() const; // error.code of a JSON error body
     QString describe() const;  // for failure messages
 };
+
+// GET /v1/assign?user=<user> on `decision` as protobuf until a node is
+// assigned (503 until the first node has reported); empty after `timeoutMs`.
+bfg::v1::AssignResponse assignUntilReady(QNetworkAccessManager &network, const QUrl &decision,
+                                         const QString &user, int timeoutMs = 10000);
 
 // Sends `call` and waits (running the event loop) for the answer.
 HttpResult httpCall(QNetworkAccessManager &network, const HttpCall &call, int timeoutMs = 10000);
