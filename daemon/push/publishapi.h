@@ -32,6 +32,8 @@ public:
 
     bool start(QString *error);
     quint16 port() const { return m_port; }
+    // New settings (a reload): publish keys, secrets, the request rate.
+    void reconfigure(const PushOptions &options);
 
     // Who may publish what: a configured publish key may publish anywhere; a
     // publish token (bfgd --issue-token publish) to the streams it names.
