@@ -34,6 +34,10 @@ class AdminApi : public QObject
 public:
     AdminApi(ClusterState *state, HttpService *http, QObject *parent = nullptr);
 
+    // Shutdown: closes every live stream with 1001 (going away), so that the
+    // consoles move to their next decision server.
+    void closeStreams();
+
 private:
     // The key allowed to do this, or nullopt after answering 401/403.
     std::optional<AdminKey> authorize(const QHttpServerRequest &request, bool change,
