@@ -2,7 +2,8 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 //
 // bfgd: parses its options, builds the roles it was asked for and runs the
-// event loop in the foreground until SIGINT or SIGTERM.
+// event loop in the foreground until SIGINT or SIGTERM; SIGHUP reloads the
+// configuration. Under systemd it reports its state (ServiceNotifier).
 #include <csignal>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QHostInfo>
+#include <QLocale>
 #include <QLoggingCategory>
 #include <QSocketNotifier>
 
@@ -20,6 +22,7 @@
 #include "daemon/broker/redisbroker.h"
 #include "daemon/decision/decisionserver.h"
 #include "daemon/push/pushserver.h"
+#include "daemon/service/servicenotifier.h"
 #include "daemon/settings.h"
 
 using namespace Qt::Literals::StringLiterals;
@@ -28,23 +31,23 @@ namespace {
 
 int signalPipe[2] = {-1, -1};
 
-void onSignal(int)
+void onSignal(int signal)
 {
-    const char byte = 1;
+    const char byte = char(signal);
     [[maybe_unused]] const ssize_t written = ::write(signalPipe[0], &byte, 1);
 }
 
-// The async-signal-safe way: the handler only writes a byte; the event
-// loop reads it and shuts down in order.
-void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
+// The async-signal-safe way: the handler only writes the signal's number;
+// the event loop reads it and acts on it in order.
+void installSignalHandlers(QObject *context, std::function<void(int)> onSignalled)
 {
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
         qFatal("socketpair failed");
     auto *notifier = new QSocketNotifier(qintptr(signalPipe[1]), QSocketNotifier::Read, context);
-    QObject::connect(notifier, &QSocketNotifier::activated, context, [notifier, onShutdown] {
+    QObject::connect(notifier, &QSocketNotifier::activated, context, [onSignalled] {
         char byte;
-        [[maybe_unused]] const ssize_t got = ::read(signalPipe[1], &byte, 1);
-        onShutdown();
+        if (::read(signalPipe[1], &byte, 1) == 1)
+            onSignalled(int(byte));
     });
     struct sigaction action = {};
     action.sa_handler = onSignal;
@@ -52,7 +55,72 @@ void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
     action.sa_flags = SA_RESTART;
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGHUP, &action, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
+}
+
+// The service status: "push: 12,345 connections, draining; decision: 3 nodes, ...".
+QString serviceStatus(const bfg::DecisionServer *decision, const bfg::PushServer *push)
+{
+    const QLocale english(QLocale::English);
+    QStringList parts;
+    if (push) {
+        const int connections = push->stats().connections.load();
+        QString line = u"push: %1 %2"_s.arg(english.toString(connections),
+                                            connections == 1 ? u"connection"_s : u"connections"_s);
+        if (push->state() == bfg::v1::NODE_DRAINING)
+            line += u", draining"_s;
+        else if (push->state() == bfg::v1::NODE_DRAINED)
+            line += u", drained"_s;
+        parts.append(line);
+    }
+    if (decision)
+        parts.append(u"decision: %1 nodes, %2 taking clients, allowed load %3%"_s.arg(decision->nodeCount())
+                         .arg(decision->eligibleNodeCount())
+                         .arg(decision->allowedLoadPercent()));
+    return parts.join(u"; "_s);
+}
+
+// SIGHUP: reads the configuration again, from the file and the flags bfgd
+// started with, and applies what can change while running. One line says
+// what was applied, a warning names the changes that wait for a restart. A
+// configuration that does not load is refused whole: nothing changes.
+void reload(const QString &configPath, const QStringList &overrides, bfg::DaemonSettings *running,
+            bfg::DecisionServer *decision, bfg::PushServer *push)
+{
+    const QString source = configPath.isEmpty() ? u"the command line"_s : configPath;
+    auto refuse = [&source](const QString &error) {
+        qCWarning(lcMain).noquote() << "reload of" << source
+                                    << "refused, the running settings stay:" << error;
+    };
+    bfg::DaemonSettings fresh;
+    QString error;
+    if (!bfg::DaemonSettings::load(configPath, overrides, &fresh, &error)) {
+        refuse(error);
+        return;
+    }
+    // A new data_dir waits for a restart: nothing is created there meanwhile.
+    fresh.dataDir = running->dataDir;
+    if (!fresh.loadSecret(&error)) {
+        refuse(error);
+        return;
+    }
+    const bfg::DaemonSettings::Changes changes = running->changesTo(fresh);
+    if (decision && !decision->reconfigure(fresh.decision, &error)) {
+        refuse(u"decision store: "_s + error);
+        return;
+    }
+    if (push)
+        push->reconfigure(fresh.push);
+    if (fresh.logRules != running->logRules)
+        QLoggingCategory::setFilterRules(QString(fresh.logRules).replace(u',', u'\n'));
+    running->takeLiveSettings(fresh);
+    qCInfo(lcMain).noquote() << "reloaded" << source << "-"
+                             << (changes.live.isEmpty() ? u"nothing to apply"_s
+                                                        : u"applied: "_s + changes.live.join(u", "_s));
+    if (!changes.needRestart.isEmpty())
+        qCWarning(lcMain).noquote() << "reload: changed in" << source << "but in effect only after a restart:"
+                                    << changes.needRestart.join(u", "_s);
 }
 
 // bfgd --issue-token: a long-lived token for a backend; empty with `error` set on bad input.
@@ -206,6 +274,7 @@ int main(int argc, char *argv[])
     if (!settings.logRules.isEmpty())
         QLoggingCategory::setFilterRules(QString(settings.logRules).replace(u',', u'\n'));
 
+    bfg::ServiceNotifier notifier;
     std::unique_ptr<bfg::DecisionServer> decision;
     std::unique_ptr<bfg::Broker> broker;
     std::unique_ptr<bfg::PushServer> push;
@@ -242,26 +311,53 @@ int main(int argc, char *argv[])
         ready.append(u"node="_s + push->nodeId());
     }
 
-    // The first signal drains the push role (bounded by push/drain_timeout_ms)
-    // and stops; a second one stops at once.
-    int signalCount = 0;
-    installSignalHandlers(&app, [&] {
-        auto finish = [&] {
+    // SIGTERM or SIGINT: the push role drains (bounded by push/drain_timeout_ms)
+    // and stops, then the decision role answers what it is being asked
+    // (bounded too) and stops; a second signal stops at once. SIGHUP reloads.
+    const QString configPath = parser.value(configOption);
+    int stopSignals = 0;
+    installSignalHandlers(&app, [&](int signal) {
+        if (signal == SIGHUP) {
+            if (stopSignals > 0) {
+                qCInfo(lcMain) << "reload ignored: shutting down";
+                return;
+            }
+            notifier.reloading();
+            reload(configPath, overrides, &settings, decision.get(), push.get());
+            notifier.ready();
+            return;
+        }
+        auto stopRoles = [&] {
             if (push)
                 push->stop();
             if (broker)
                 broker->stop();
-            QCoreApplication::quit();
         };
-        if (++signalCount > 1 || !push) {
+        if (++stopSignals > 1) {
             qCInfo(lcMain) << "shutting down now";
-            finish();
+            stopRoles();
+            QCoreApplication::quit();
             return;
         }
-        qCInfo(lcMain) << "shutting down: draining first (again to stop at once)";
-        push->shutdown(finish);
+        notifier.stopping();
+        auto finish = [&, stopRoles] {
+            stopRoles();
+            if (decision)
+                decision->shutdown([] { QCoreApplication::quit(); });
+            else
+                QCoreApplication::quit();
+        };
+        if (push) {
+            qCInfo(lcMain) << "shutting down: draining first (again to stop at once)";
+            push->shutdown(finish);
+        } else {
+            qCInfo(lcMain) << "shutting down (again to stop at once)";
+            finish();
+        }
     });
 
+    notifier.setStatusSource([&] { return serviceStatus(decision.get(), push.get()); });
+    notifier.ready();
     // One line on stdout that scripts and tests wait for.
     printf("bfgd: ready %s\n", qPrintable(ready.join(u' ')));
     fflush(stdout);
