@@ -5,6 +5,7 @@
 // event loop in the foreground until SIGINT or SIGTERM; SIGHUP reloads the
 // configuration. Under systemd it reports its state (ServiceNotifier).
 #include <csignal>
+#include <initializer_list>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,7 +40,7 @@ void onSignal(int signal)
 
 // The async-signal-safe way: the handler only writes the signal's number;
 // the event loop reads it and acts on it in order.
-void installSignalHandlers(QObject *context, std::function<void(int)> onSignalled)
+void installSignalPipe(QObject *context, std::function<void(int)> onSignalled)
 {
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
         qFatal("socketpair failed");
@@ -49,14 +50,18 @@ void installSignalHandlers(QObject *context, std::function<void(int)> onSignalle
         if (::read(signalPipe[1], &byte, 1) == 1)
             onSignalled(int(byte));
     });
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+// From now on `signals` go through the pipe to the event loop.
+void catchSignals(std::initializer_list<int> signals)
+{
     struct sigaction action = {};
     action.sa_handler = onSignal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    sigaction(SIGHUP, &action, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    for (const int signal : signals)
+        sigaction(signal, &action, nullptr);
 }
 
 // The service status: "push: 12,345 connections, draining; decision: 3 nodes, ...".
@@ -280,43 +285,12 @@ int main(int argc, char *argv[])
     std::unique_ptr<bfg::PushServer> push;
     QStringList ready;
 
-    if (settings.runDecision) {
-        decision = std::make_unique<bfg::DecisionServer>(settings.decision);
-        if (!decision->start(&error)) {
-            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
-            return 1;
-        }
-        ready.append(u"decision="_s + decision->url().toString());
-        if (!settings.adminKeyFile.isEmpty())
-            qCInfo(lcMain) << "admin API key (operator) is in" << settings.adminKeyFile;
-        if (settings.push.decisionUrls.isEmpty())
-            settings.push.decisionUrls.append(decision->url());
-    }
-    if (settings.runPush) {
-        if (settings.brokerType == u"redis"_s)
-            broker = std::make_unique<bfg::RedisBroker>(settings.redis);
-        else
-            broker = std::make_unique<bfg::LocalBroker>(settings.broker);
-        if (!broker->start(&error)) {
-            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
-            return 1;
-        }
-        push = std::make_unique<bfg::PushServer>(settings.push, broker.get());
-        if (!push->start(&error)) {
-            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
-            return 1;
-        }
-        ready.append(u"push="_s + push->publicUri());
-        ready.append(u"publish="_s + push->publicHttpUri());
-        ready.append(u"node="_s + push->nodeId());
-    }
-
     // SIGTERM or SIGINT: the push role drains (bounded by push/drain_timeout_ms)
     // and stops, then the decision role answers what it is being asked
     // (bounded too) and stops; a second signal stops at once. SIGHUP reloads.
     const QString configPath = parser.value(configOption);
     int stopSignals = 0;
-    installSignalHandlers(&app, [&](int signal) {
+    installSignalPipe(&app, [&](int signal) {
         if (signal == SIGHUP) {
             if (stopSignals > 0) {
                 qCInfo(lcMain) << "reload ignored: shutting down";
@@ -355,7 +329,43 @@ int main(int argc, char *argv[])
             finish();
         }
     });
+    // A reload asked for while the roles start waits for them, rather than
+    // ending bfgd (SIGHUP's default); SIGTERM and SIGINT still end a start
+    // that takes too long.
+    catchSignals({SIGHUP});
 
+    if (settings.runDecision) {
+        decision = std::make_unique<bfg::DecisionServer>(settings.decision);
+        if (!decision->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        ready.append(u"decision="_s + decision->url().toString());
+        if (!settings.adminKeyFile.isEmpty())
+            qCInfo(lcMain) << "admin API key (operator) is in" << settings.adminKeyFile;
+        if (settings.push.decisionUrls.isEmpty())
+            settings.push.decisionUrls.append(decision->url());
+    }
+    if (settings.runPush) {
+        if (settings.brokerType == u"redis"_s)
+            broker = std::make_unique<bfg::RedisBroker>(settings.redis);
+        else
+            broker = std::make_unique<bfg::LocalBroker>(settings.broker);
+        if (!broker->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        push = std::make_unique<bfg::PushServer>(settings.push, broker.get());
+        if (!push->start(&error)) {
+            fprintf(stderr, "bfgd: %s\n", qPrintable(error));
+            return 1;
+        }
+        ready.append(u"push="_s + push->publicUri());
+        ready.append(u"publish="_s + push->publicHttpUri());
+        ready.append(u"node="_s + push->nodeId());
+    }
+
+    catchSignals({SIGINT, SIGTERM});
     notifier.setStatusSource([&] { return serviceStatus(decision.get(), push.get()); });
     notifier.ready();
     // One line on stdout that scripts and tests wait for.
