@@ -113,8 +113,12 @@ quint16 HttpService::listen(const QHostAddress &address, quint16 port, QString *
 
 void HttpService::stopListening()
 {
-    for (QTcpServer *server : servers())
+    for (QTcpServer *server : servers()) {
+        // Connections the kernel completed but nobody accepted yet are taken
+        // (and answered) rather than reset with the listening socket.
+        server->waitForNewConnection(0);
         server->close();
+    }
 }
 
 int HttpService::closeIdleConnections()

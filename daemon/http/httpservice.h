@@ -89,11 +89,11 @@ public:
     // failure with `error` set.
     quint16 listen(const QHostAddress &address, quint16 port, QString *error, int backlog = 4096);
 
-    // A graceful stop, in two steps: stopListening() accepts no more
-    // connections; closeIdleConnections(), called until it returns 0 or the
-    // caller's patience ends, closes each connection once nothing is in
-    // progress on it (no request half received, no answer pending, the last
-    // answer sent) and returns how many are still open.
+    // A graceful stop, in two steps: stopListening() takes the connections
+    // already made and accepts no more; closeIdleConnections(), called until
+    // it returns 0 or the caller's patience ends, closes each connection once
+    // nothing is in progress on it (no request half received, no answer
+    // pending, the last answer sent) and returns how many are still open.
     void stopListening();
     int closeIdleConnections();
 
