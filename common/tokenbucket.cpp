@@ -15,9 +15,10 @@ TokenBucket::TokenBucket(double ratePerSecond, double burst)
 
 void TokenBucket::configure(double ratePerSecond, double burst)
 {
+    const bool wasUnlimited = m_rate <= 0;
     m_rate = ratePerSecond;
     m_burst = std::max(1.0, burst);
-    m_tokens = std::min(m_tokens, m_burst);
+    m_tokens = wasUnlimited ? m_burst : std::min(m_tokens, m_burst);
 }
 
 qint64 TokenBucket::take(qint64 nowMs, double tokens)
@@ -45,6 +46,15 @@ KeyedTokenBuckets::KeyedTokenBuckets(double ratePerSecond, double burst)
     , m_burst(std::max(1.0, burst))
     , m_refillMs(ratePerSecond > 0 ? qint64(std::ceil(m_burst * 1000.0 / ratePerSecond)) : 0)
 {}
+
+void KeyedTokenBuckets::configure(double ratePerSecond, double burst)
+{
+    m_rate = ratePerSecond;
+    m_burst = std::max(1.0, burst);
+    m_refillMs = ratePerSecond > 0 ? qint64(std::ceil(m_burst * 1000.0 / ratePerSecond)) : 0;
+    for (Entry &entry : m_buckets)
+        entry.bucket.configure(m_rate, m_burst);
+}
 
 qint64 KeyedTokenBuckets::take(const QByteArray &key, qint64 nowMs)
 {

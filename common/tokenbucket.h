@@ -22,6 +22,8 @@ public:
     // ratePerSecond <= 0: unlimited.
     TokenBucket(double ratePerSecond, double burst);
 
+    // A new rate and burst (a reload): the tokens saved up stay, capped at
+    // the new burst; a bucket that was unlimited starts full.
     void configure(double ratePerSecond, double burst);
     // Takes `tokens` (at most a burst's worth counts): 0 when granted, else
     // the ms until they will be there.
@@ -45,6 +47,8 @@ public:
     KeyedTokenBuckets(double ratePerSecond, double burst);
 
     qint64 take(const QByteArray &key, qint64 nowMs);
+    // A new rate and burst for every key, those seen lately included.
+    void configure(double ratePerSecond, double burst);
     qsizetype size() const { return m_buckets.size(); }
 
 private:

@@ -3,14 +3,18 @@
 //
 // bfgd: parses its options, builds the roles it was asked for and runs the
 // event loop in the foreground until SIGINT or SIGTERM, or under the Windows
-// Service Control Manager until it says stop (daemon/service/).
+// Service Control Manager until it says stop (daemon/service/); SIGHUP
+// reloads the configuration. Under systemd it reports its state
+// (ServiceNotifier).
 #include <csignal>
+#include <initializer_list>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
 #include <QHostInfo>
+#include <QLocale>
 #include <QLoggingCategory>
 #include <QSocketNotifier>
 #ifdef Q_OS_WIN
@@ -28,6 +32,7 @@
 #include "daemon/decision/decisionserver.h"
 #include "daemon/manual.h"
 #include "daemon/push/pushserver.h"
+#include "daemon/service/servicenotifier.h"
 #include "daemon/settings.h"
 #ifdef Q_OS_WIN
 #include "daemon/service/windowsservice.h"
@@ -47,31 +52,100 @@ bfg::windowsservice::Status *windowsService = nullptr;
 constexpr unsigned StopWaitHintMs = 5000;
 #endif
 
-void onSignal(int)
+void onSignal(int signal)
 {
-    const char byte = 1;
+    const char byte = char(signal);
     [[maybe_unused]] const ssize_t written = ::write(signalPipe[0], &byte, 1);
 }
 
-// The async-signal-safe way: the handler only writes a byte; the event
-// loop reads it and shuts down in order.
-void installSignalHandlers(QObject *context, std::function<void()> onShutdown)
+// The async-signal-safe way: the handler only writes the signal's number;
+// the event loop reads it and acts on it in order.
+void installSignalPipe(QObject *context, std::function<void(int)> onSignalled)
 {
     if (::socketpair(AF_UNIX, SOCK_STREAM, 0, signalPipe) != 0)
         qFatal("socketpair failed");
     auto *notifier = new QSocketNotifier(qintptr(signalPipe[1]), QSocketNotifier::Read, context);
-    QObject::connect(notifier, &QSocketNotifier::activated, context, [notifier, onShutdown] {
+    QObject::connect(notifier, &QSocketNotifier::activated, context, [onSignalled] {
         char byte;
-        [[maybe_unused]] const ssize_t got = ::read(signalPipe[1], &byte, 1);
-        onShutdown();
+        if (::read(signalPipe[1], &byte, 1) == 1)
+            onSignalled(int(byte));
     });
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+// From now on `signals` go through the pipe to the event loop.
+void catchSignals(std::initializer_list<int> signals)
+{
     struct sigaction action = {};
     action.sa_handler = onSignal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
-    sigaction(SIGINT, &action, nullptr);
-    sigaction(SIGTERM, &action, nullptr);
-    std::signal(SIGPIPE, SIG_IGN);
+    for (const int signal : signals)
+        sigaction(signal, &action, nullptr);
+}
+
+// The service status: "push: 12,345 connections, draining; decision: 3 nodes, ...".
+QString serviceStatus(const bfg::DecisionServer *decision, const bfg::PushServer *push)
+{
+    const QLocale english(QLocale::English);
+    QStringList parts;
+    if (push) {
+        const int connections = push->stats().connections.load();
+        QString line = u"push: %1 %2"_s.arg(english.toString(connections),
+                                            connections == 1 ? u"connection"_s : u"connections"_s);
+        if (push->state() == bfg::v1::NODE_DRAINING)
+            line += u", draining"_s;
+        else if (push->state() == bfg::v1::NODE_DRAINED)
+            line += u", drained"_s;
+        parts.append(line);
+    }
+    if (decision)
+        parts.append(u"decision: %1 nodes, %2 taking clients, allowed load %3%"_s.arg(decision->nodeCount())
+                         .arg(decision->eligibleNodeCount())
+                         .arg(decision->allowedLoadPercent()));
+    return parts.join(u"; "_s);
+}
+
+// SIGHUP: reads the configuration again, from the file and the flags bfgd
+// started with, and applies what can change while running. One line says
+// what was applied, a warning names the changes that wait for a restart. A
+// configuration that does not load is refused whole: nothing changes.
+void reload(const QString &configPath, const QStringList &overrides, bfg::DaemonSettings *running,
+            bfg::DecisionServer *decision, bfg::PushServer *push)
+{
+    const QString source = configPath.isEmpty() ? u"the command line"_s : configPath;
+    auto refuse = [&source](const QString &error) {
+        qCWarning(lcMain).noquote() << "reload of" << source
+                                    << "refused, the running settings stay:" << error;
+    };
+    bfg::DaemonSettings fresh;
+    QString error;
+    if (!bfg::DaemonSettings::load(configPath, overrides, &fresh, &error)) {
+        refuse(error);
+        return;
+    }
+    // A new data_dir waits for a restart: nothing is created there meanwhile.
+    fresh.dataDir = running->dataDir;
+    if (!fresh.loadSecret(&error)) {
+        refuse(error);
+        return;
+    }
+    const bfg::DaemonSettings::Changes changes = running->changesTo(fresh);
+    if (decision && !decision->reconfigure(fresh.decision, &error)) {
+        refuse(u"decision store: "_s + error);
+        return;
+    }
+    if (push)
+        push->reconfigure(fresh.push);
+    if (fresh.logRules != running->logRules)
+        QLoggingCategory::setFilterRules(QString(fresh.logRules).replace(u',', u'\n'));
+    running->takeLiveSettings(fresh);
+    qCInfo(lcMain).noquote() << "reloaded" << source << "-"
+                             << (changes.live.isEmpty() ? u"nothing to apply"_s
+                                                        : u"applied: "_s + changes.live.join(u", "_s));
+    if (!changes.needRestart.isEmpty())
+        qCWarning(lcMain).noquote() << "reload: changed in" << source << "but in effect only after a restart:"
+                                    << changes.needRestart.join(u", "_s);
 }
 
 // bfgd --issue-token: a long-lived token for a backend; empty with `error` set on bad input.
@@ -304,10 +378,73 @@ int runDaemon(int argc, char *argv[])
                              "network in clear text (set tls/certificate and tls/private_key)";
     }
 
+    bfg::ServiceNotifier notifier;
     std::unique_ptr<bfg::DecisionServer> decision;
     std::unique_ptr<bfg::Broker> broker;
     std::unique_ptr<bfg::PushServer> push;
     QStringList ready;
+
+    // SIGTERM or SIGINT (or the Windows service's Stop): the push role drains
+    // (bounded by push/drain_timeout_ms) and stops, then the decision role
+    // answers what it is being asked (bounded too) and stops; a second
+    // signal stops at once. SIGHUP reloads.
+    const QString configPath = parser.value(configOption);
+    int stopSignals = 0;
+    const auto shutDown = [&] {
+        auto stopRoles = [&] {
+            if (push)
+                push->stop();
+            if (broker)
+                broker->stop();
+        };
+        if (++stopSignals > 1) {
+            qCInfo(lcMain).noquote() << bfg::logEvent("stopping", {{"drain", u"no"_s}});
+            stopRoles();
+            QCoreApplication::quit();
+            return;
+        }
+        notifier.stopping();
+#ifdef Q_OS_WIN
+        if (windowsService) {
+            windowsService->reportStopping(StopWaitHintMs);
+            auto *checkpoints = new QTimer(&app);
+            QObject::connect(checkpoints, &QTimer::timeout, &app,
+                             [] { windowsService->reportStopping(StopWaitHintMs); });
+            checkpoints->start(1000);
+        }
+#endif
+        auto finish = [&, stopRoles] {
+            stopRoles();
+            if (decision)
+                decision->shutdown([] { QCoreApplication::quit(); });
+            else
+                QCoreApplication::quit();
+        };
+        if (push) {
+            qCInfo(lcMain).noquote() << bfg::logEvent("stopping", {{"drain", u"first (again to stop at once)"_s}});
+            push->shutdown(finish);
+        } else {
+            qCInfo(lcMain).noquote() << bfg::logEvent("stopping");
+            finish();
+        }
+    };
+    installSignalPipe(&app, [&](int signal) {
+        if (signal != SIGHUP) {
+            shutDown();
+            return;
+        }
+        if (stopSignals > 0) {
+            qCInfo(lcMain) << "reload ignored: shutting down";
+            return;
+        }
+        notifier.reloading();
+        reload(configPath, overrides, &settings, decision.get(), push.get());
+        notifier.ready();
+    });
+    // A reload asked for while the roles start waits for them, rather than
+    // ending bfgd (SIGHUP's default); SIGTERM and SIGINT still end a start
+    // that takes too long.
+    catchSignals({SIGHUP});
 
     if (settings.runDecision) {
         decision = std::make_unique<bfg::DecisionServer>(settings.decision);
@@ -340,35 +477,9 @@ int runDaemon(int argc, char *argv[])
         ready.append(u"node="_s + push->nodeId());
     }
 
-    // The first signal drains the push role (bounded by push/drain_timeout_ms)
-    // and stops; a second one stops at once.
-    int signalCount = 0;
-    const auto shutDown = [&] {
-        auto finish = [&] {
-            if (push)
-                push->stop();
-            if (broker)
-                broker->stop();
-            QCoreApplication::quit();
-        };
-        if (++signalCount > 1 || !push) {
-            qCInfo(lcMain) << "shutting down now";
-            finish();
-            return;
-        }
-        qCInfo(lcMain) << "shutting down: draining first (again to stop at once)";
-#ifdef Q_OS_WIN
-        if (windowsService) {
-            windowsService->reportStopping(StopWaitHintMs);
-            auto *checkpoints = new QTimer(&app);
-            QObject::connect(checkpoints, &QTimer::timeout, &app,
-                             [] { windowsService->reportStopping(StopWaitHintMs); });
-            checkpoints->start(1000);
-        }
-#endif
-        push->shutdown(finish);
-    };
-    installSignalHandlers(&app, shutDown);
+    catchSignals({SIGINT, SIGTERM});
+    notifier.setStatusSource([&] { return serviceStatus(decision.get(), push.get()); });
+    notifier.ready();
 
     // One line on stdout that scripts and tests wait for.
     printf("bfgd: ready %s\n", qPrintable(ready.join(u' ')));
@@ -392,7 +503,7 @@ int runDaemon(int argc, char *argv[])
     push.reset();
     broker.reset();
     decision.reset();
-    qCInfo(lcMain) << "stopped";
+    qCInfo(lcMain).noquote() << bfg::logEvent("stopped");
     return status;
 }
 

@@ -24,10 +24,12 @@ namespace {
 class Reader
 {
 public:
-    Reader(QSettings *file, const QHash<QString, QString> &overrides, QStringList *effective)
+    Reader(QSettings *file, const QHash<QString, QString> &overrides, QStringList *effective,
+           QMap<QString, QString> *values)
         : m_file(file)
         , m_overrides(overrides)
         , m_effective(effective)
+        , m_values(values)
     {}
 
     QString string(const QString &key, const QString &fallback)
@@ -43,6 +45,7 @@ public:
         m_effective->append(key + u" = "_s +
                             (secrets.contains(key) && !value.isEmpty() ? u"(set)"_s : value));
         m_known.insert(key);
+        m_values->insert(key, value.trimmed());
         return value.trimmed();
     }
 
@@ -121,6 +124,7 @@ private:
     QSettings *m_file;
     QHash<QString, QString> m_overrides;
     QStringList *m_effective;
+    QMap<QString, QString> *m_values;
     QSet<QString> m_known;
     QString m_problem;
 };
@@ -192,7 +196,7 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     }
 
     DaemonSettings s;
-    Reader r(file.get(), overrideMap, &s.effective);
+    Reader r(file.get(), overrideMap, &s.effective, &s.values);
 
     const QStringList roles =
         r.string(u"general/roles"_s, u"decision,push"_s).split(u',', Qt::SkipEmptyParts);
@@ -202,9 +206,11 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
             s.runDecision = true;
         else if (role.trimmed() == u"push"_s)
             s.runPush = true;
+        else if (role.trimmed() == u"all"_s) // what the systemd unit bfgd@all passes
+            s.runDecision = s.runPush = true;
         else
-            r.problem(
-                u"general/roles: unknown role \"%1\" (use decision, push or both)"_s.arg(role.trimmed()));
+            r.problem(u"general/roles: unknown role \"%1\" (use decision, push, both, or all)"_s.arg(
+                role.trimmed()));
     }
     if (!s.runDecision && !s.runPush)
         r.problem(u"general/roles: name at least one of decision, push"_s);
@@ -373,6 +379,82 @@ bool DaemonSettings::load(const QString &configPath, const QStringList &override
     }
     *out = std::move(s);
     return true;
+}
+
+// Each of these is applied by DecisionServer::reconfigure, PushServer::reconfigure
+// or bfgd's reload itself (log_rules).
+const QStringList DaemonSettings::LiveKeys = {
+    u"general/log_rules"_s,
+    u"general/secret"_s,
+    u"general/secret_file"_s,
+    u"general/previous_secrets"_s,
+    u"decision/allowed_load"_s,
+    u"decision/admin_keys"_s,
+    u"decision/token_ttl_s"_s,
+    u"decision/public_streams"_s,
+    u"decision/client_publish"_s,
+    u"decision/assign_rate"_s,
+    u"decision/assign_burst"_s,
+    u"decision/latency_slo_ms"_s,
+    u"push/handshake_timeout_ms"_s,
+    u"push/max_pending_connections"_s,
+    u"push/connections_per_ip_per_s"_s,
+    u"push/inbound_frames_per_s"_s,
+    u"push/inbound_bytes_per_s"_s,
+    u"push/max_connections_per_user"_s,
+    u"push/connections_per_user_policy"_s,
+    u"push/publish_requests_per_s"_s,
+    u"push/max_send_queue_bytes"_s,
+    u"push/drain_rate"_s,
+    u"push/drain_timeout_ms"_s,
+    u"push/publish_keys"_s,
+};
+
+DaemonSettings::Changes DaemonSettings::changesTo(const DaemonSettings &fresh) const
+{
+    // A role's keys matter only where it runs (the report interval is the push role's too).
+    auto matters = [this](const QString &key) {
+        if (key.startsWith(u"decision/"_s))
+            return runDecision || (runPush && key == u"decision/report_interval_ms"_s);
+        if (key.startsWith(u"push/"_s) || key.startsWith(u"broker/"_s))
+            return runPush;
+        return true;
+    };
+    QStringList keys = values.keys();
+    for (const QString &key : fresh.values.keys()) {
+        if (!values.contains(key))
+            keys.append(key);
+    }
+    Changes changes;
+    for (const QString &key : std::as_const(keys)) {
+        if (values.value(key) == fresh.values.value(key) || !matters(key))
+            continue;
+        (LiveKeys.contains(key) ? changes.live : changes.needRestart).append(key);
+    }
+    // What the keys point at may change while they do not: a secret file, the
+    // generated data_dir/secret or data_dir/admin-key.
+    if (decision.secret != fresh.decision.secret && !changes.live.contains(u"general/secret"_s) &&
+        !changes.live.contains(u"general/secret_file"_s))
+        changes.live.append(secretFile.isEmpty() ? u"general/secret"_s : u"general/secret_file"_s);
+    if (runDecision && decision.adminKeys != fresh.decision.adminKeys &&
+        !changes.live.contains(u"decision/admin_keys"_s))
+        changes.live.append(u"decision/admin_keys"_s);
+    return changes;
+}
+
+void DaemonSettings::takeLiveSettings(const DaemonSettings &fresh)
+{
+    // The roles hold the rest of what is in effect (their reconfigure()).
+    for (const QString &key : LiveKeys)
+        values.insert(key, fresh.values.value(key));
+    logRules = fresh.logRules;
+    secret = fresh.secret;
+    secretFile = fresh.secretFile;
+    previousSecrets = fresh.previousSecrets;
+    decision.secret = push.secret = fresh.decision.secret;
+    decision.previousSecrets = push.previousSecrets = fresh.previousSecrets;
+    decision.adminKeys = fresh.decision.adminKeys;
+    adminKeyFile = fresh.adminKeyFile;
 }
 
 bool DaemonSettings::loadSecret(QString *error)

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <QHostAddress>
+#include <QMap>
 #include <QStringList>
 
 #include "daemon/broker/localbroker.h"
@@ -40,6 +41,24 @@ struct DaemonSettings
 
     // One line per key with its effective value, for --print-config.
     QStringList effective;
+    // Every key's effective value, secrets included: what a reload compares.
+    QMap<QString, QString> values;
+
+    // The keys a reload applies to a running bfgd (SIGHUP); a change of any
+    // other key takes effect at the next start.
+    static const QStringList LiveKeys;
+    // What reloading `fresh` (loaded and with its secret read) over these
+    // running settings changes, by key: those applied live and those that
+    // need a restart. Keys of roles this process does not run are left out.
+    struct Changes
+    {
+        QStringList live;
+        QStringList needRestart;
+    };
+    Changes changesTo(const DaemonSettings &fresh) const;
+    // After a reload: takes the live settings of `fresh`, so that the next
+    // reload compares with what is in effect.
+    void takeLiveSettings(const DaemonSettings &fresh);
 
     // `overrides` are "section/key=value" strings applied after the file.
     static bool load(const QString &configPath, const QStringList &overrides, DaemonSettings *out,

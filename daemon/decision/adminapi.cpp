@@ -301,6 +301,14 @@ void AdminApi::acceptStreams()
     }
 }
 
+void AdminApi::closeStreams()
+{
+    m_streamTimer.stop();
+    const QList<QWebSocket *> streams = m_streams;
+    for (QWebSocket *socket : streams)
+        socket->close(QWebSocketProtocol::CloseCodeGoingAway, u"decision server shutting down"_s);
+}
+
 void AdminApi::broadcast()
 {
     const QByteArray frame = protocol::encode(m_state->snapshot(protocol::nowMs()));

@@ -35,6 +35,10 @@ public:
     // `signer` verifies admin tokens (admin:read, admin:write) besides the keys.
     AdminApi(ClusterState *state, HttpService *http, const TokenSigner *signer, QObject *parent = nullptr);
 
+    // Shutdown: closes every live stream with 1001 (going away), so that the
+    // consoles move to their next decision server.
+    void closeStreams();
+
 private:
     // The key or token of an Authorization header: an admin key, or an
     // admin token as a key named "token:<subject>". Else nullopt with the

@@ -237,6 +237,32 @@ QList<AuditEntry> ClusterState::audit(qint64 sinceMs, int limit, QString *error)
     return m_audit->since(sinceMs, limit, error);
 }
 
+bool ClusterState::replaceConfiguredKeys(const QList<AdminKeyConfig> &previous,
+                                         const QList<AdminKeyConfig> &keys, QString *error)
+{
+    QList<AdminKey> saved;
+    QStringList names;
+    for (const AdminKeyConfig &key : keys) {
+        saved.append({key.name, key.scope, AdminKeyTable::hashKey(key.key.toUtf8())});
+        names.append(key.name);
+    }
+    QStringList removed;
+    for (const AdminKeyConfig &key : previous) {
+        if (!names.contains(key.name))
+            removed.append(key.name);
+    }
+    if (!m_adminKeys->update(saved, removed, error))
+        return false;
+    reload();
+    return true;
+}
+
+void ClusterState::setConfiguredAllowedLoad(int percent)
+{
+    m_policy.setAllowedLoadPercent(percent);
+    reload(); // an operator's value in the store wins
+}
+
 v1::ClusterSnapshot ClusterState::snapshot(qint64 nowMs) const
 {
     v1::ClusterSnapshot snapshot;

@@ -24,6 +24,7 @@ namespace bfg {
 class Database;
 class NodeTable;
 class SettingsTable;
+struct AdminKeyConfig;
 struct DecisionOptions;
 
 class ClusterState
@@ -55,6 +56,15 @@ public:
     int setCapacity(const QString &id, int capacity, const QString &actor, QString *error);
     int forget(const QString &id, const QString &actor, QString *error);
     QList<AuditEntry> audit(qint64 sinceMs, int limit, QString *error) const;
+
+    // A reload of the configuration. The configured admin keys become
+    // `keys`: saved, and those of `previous` no longer named deleted, in one
+    // transaction (false, nothing changed, on a store error).
+    bool replaceConfiguredKeys(const QList<AdminKeyConfig> &previous, const QList<AdminKeyConfig> &keys,
+                               QString *error);
+    // The configuration's allowed load: in effect unless an operator has set
+    // one through the admin API (kept in the store), which stays.
+    void setConfiguredAllowedLoad(int percent);
 
     v1::ClusterSnapshot snapshot(qint64 nowMs) const;
 

@@ -4,6 +4,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <QElapsedTimer>
 #include <QHostInfo>
 #include <QUrlQuery>
 
@@ -90,6 +91,95 @@ bool DecisionServer::start(QString *error)
                       {"allowed_load", QString::number(m_state->policy().allowedLoadPercent())},
                       {"nodes", QString::number(m_state->nodes().size())}});
     return true;
+}
+
+void DecisionServer::shutdown(std::function<void()> done)
+{
+    if (m_stopping || !m_http) {
+        done();
+        return;
+    }
+    m_stopping = true;
+    m_reloadTimer.stop();
+    m_http->stopListening();
+    if (m_admin)
+        m_admin->closeStreams();
+    auto finish = [this, done = std::move(done)](int open, qint64 waitedMs) {
+        if (open > 0)
+            qCWarning(lcDecision) << "stopped waiting after" << waitedMs << "ms:" << open
+                                  << "connections still busy are cut";
+        else
+            qCInfo(lcDecision) << "every request answered: stopped";
+        done();
+    };
+    qCInfo(lcDecision) << "stopping: no new connections";
+    // The first look comes a turn of the loop later, once what clients sent
+    // before the signal has been read.
+    auto *poll = new QTimer(this);
+    auto waited = std::make_shared<QElapsedTimer>();
+    waited->start();
+    auto first = std::make_shared<bool>(true);
+    connect(poll, &QTimer::timeout, this, [this, poll, waited, first, finish] {
+        const int open = m_http->closeIdleConnections();
+        if (open > 0 && std::exchange(*first, false))
+            qCInfo(lcDecision) << "waiting at most" << StopGraceMs << "ms for" << open
+                               << "connections with a request in progress";
+        if (open > 0 && waited->elapsed() < StopGraceMs)
+            return;
+        poll->deleteLater();
+        finish(open, waited->elapsed());
+    });
+    poll->start(20);
+}
+
+bool DecisionServer::reconfigure(const DecisionOptions &fresh, QString *error)
+{
+    // The one step that can fail comes first: nothing else changes if it does.
+    // The store is not touched when the keys are the same.
+    if (m_options.adminKeys != fresh.adminKeys &&
+        !m_state->replaceConfiguredKeys(m_options.adminKeys, fresh.adminKeys, error))
+        return false;
+    m_options.adminKeys = fresh.adminKeys;
+    m_options.secret = fresh.secret;
+    m_options.previousSecrets = fresh.previousSecrets;
+    m_signer = TokenSigner(m_options.secret, m_options.previousSecrets);
+    m_options.tokenTtlSeconds = fresh.tokenTtlSeconds;
+    m_options.publicStreams = fresh.publicStreams;
+    m_options.clientPublish = fresh.clientPublish;
+    m_options.assignRatePerSecond = fresh.assignRatePerSecond;
+    m_options.assignBurst = fresh.assignBurst;
+    m_assignBucket.configure(m_options.assignRatePerSecond, m_options.assignBurst);
+    m_options.latencySloMs = fresh.latencySloMs;
+    if (fresh.allowedLoadPercent != m_options.allowedLoadPercent) {
+        m_options.allowedLoadPercent = fresh.allowedLoadPercent;
+        m_state->setConfiguredAllowedLoad(fresh.allowedLoadPercent);
+        if (m_state->policy().allowedLoadPercent() != fresh.allowedLoadPercent)
+            qCWarning(lcDecision) << "decision/allowed_load" << fresh.allowedLoadPercent
+                                  << "% is not in effect: an operator set"
+                                  << m_state->policy().allowedLoadPercent()
+                                  << "% through the admin API, which stays";
+    }
+    return true;
+}
+
+int DecisionServer::nodeCount() const
+{
+    return m_state ? int(m_state->nodes().size()) : 0;
+}
+
+int DecisionServer::eligibleNodeCount() const
+{
+    if (!m_state)
+        return 0;
+    const qint64 nowMs = protocol::nowMs();
+    return int(std::count_if(m_state->nodes().cbegin(), m_state->nodes().cend(), [&](const NodeLoad &load) {
+        return m_state->policy().isEligible(load, nowMs);
+    }));
+}
+
+int DecisionServer::allowedLoadPercent() const
+{
+    return m_state ? m_state->policy().allowedLoadPercent() : m_options.allowedLoadPercent;
 }
 
 void DecisionServer::assign(const QHttpServerRequest &request, const HttpReplyPtr &reply)

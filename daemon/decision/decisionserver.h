@@ -8,6 +8,7 @@
 // other decision servers on the same database.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <QHostAddress>
@@ -37,6 +38,10 @@ struct AdminKeyConfig
     QString name;
     QString scope; // "read" or "operator"
     QString key;
+    bool operator==(const AdminKeyConfig &other) const
+    {
+        return name == other.name && scope == other.scope && key == other.key;
+    }
 };
 
 struct DecisionOptions
@@ -73,6 +78,22 @@ public:
     quint16 port() const { return m_port; }
     QUrl url() const;
 
+    // Graceful stop: accepts no new connections, closes the consoles' live
+    // streams, and closes each open connection once the request on it is
+    // answered, for at most StopGraceMs; then calls `done`.
+    static constexpr int StopGraceMs = 3000;
+    void shutdown(std::function<void()> done);
+    // Takes the settings of `fresh` that can change while running (a
+    // reload): admin keys, token secrets, token lifetime, public streams,
+    // the assignment rate, the latency SLO and the configured allowed load.
+    // False, with nothing changed, when the store refuses the admin keys.
+    bool reconfigure(const DecisionOptions &fresh, QString *error);
+
+    // For the service status line.
+    int nodeCount() const;
+    int eligibleNodeCount() const;
+    int allowedLoadPercent() const;
+
 private:
     void assign(const QHttpServerRequest &request, const std::shared_ptr<HttpReply> &reply);
     void report(const QHttpServerRequest &request, const QString &nodeId,
@@ -92,6 +113,7 @@ private:
     quint16 m_port = 0;
     MetricsRegistry m_metrics;
     quint64 m_assignments[OutcomeCount] = {}; // the main thread's, as is /metrics
+    bool m_stopping = false;
 };
 
 } // namespace bfg

@@ -18,6 +18,8 @@ namespace bfg {
 namespace {
 const QByteArray JsonType = QByteArrayLiteral("application/json");
 const QByteArray ProtobufType = QByteArrayLiteral("application/x-protobuf");
+// Set on a connection's socket while a request on it waits for its answer.
+constexpr char AnsweringProperty[] = "bfgAnswering";
 
 QStringList splitPath(const QString &path)
 {
@@ -47,7 +49,16 @@ HttpReply::HttpReply(QHttpServerResponder &&responder, QTcpSocket *socket, bool 
     : m_responder(std::move(responder))
     , m_socket(socket)
     , m_wantsProtobuf(wantsProtobuf)
-{}
+{
+    if (socket)
+        socket->setProperty(AnsweringProperty, true);
+}
+
+HttpReply::~HttpReply()
+{
+    if (!m_sent && m_socket)
+        m_socket->setProperty(AnsweringProperty, QVariant());
+}
 
 void HttpReply::send(int status, const QByteArray &contentType, const QByteArray &body,
                      const QList<std::pair<QByteArray, QByteArray>> &extraHeaders)
@@ -63,6 +74,8 @@ void HttpReply::send(int status, const QByteArray &contentType, const QByteArray
     for (const auto &[name, value] : extraHeaders)
         m_responder.writeHeader(name, value);
     m_responder.writeBody(body);
+    if (m_socket)
+        m_socket->setProperty(AnsweringProperty, QVariant());
 }
 
 void HttpReply::sendJson(const QJsonObject &body, int status)
@@ -125,6 +138,32 @@ quint16 HttpService::listen(const QHostAddress &address, quint16 port, QString *
     }
     bind(server);
     return server->serverPort();
+}
+
+void HttpService::stopListening()
+{
+    for (QTcpServer *server : servers()) {
+        // Connections the kernel completed but nobody accepted yet are taken
+        // (and answered) rather than reset with the listening socket.
+        server->waitForNewConnection(0);
+        server->close();
+    }
+}
+
+int HttpService::closeIdleConnections()
+{
+    int open = 0;
+    for (QTcpSocket *socket : findChildren<QTcpSocket *>()) {
+        // A request half received keeps a read transaction open (QHttpServerStream
+        // parses from one); an answer written may still wait in the socket.
+        const bool busy = socket->isTransactionStarted() || socket->bytesToWrite() > 0 ||
+                          socket->property(AnsweringProperty).toBool();
+        if (!busy && socket->state() == QAbstractSocket::ConnectedState)
+            socket->disconnectFromHost();
+        if (socket->state() != QAbstractSocket::UnconnectedState)
+            ++open;
+    }
+    return open;
 }
 
 bool HttpService::isProtobuf(const QHttpServerRequest &request)

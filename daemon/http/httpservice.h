@@ -46,6 +46,7 @@ class HttpReply
 {
 public:
     HttpReply(QHttpServerResponder &&responder, QTcpSocket *socket, bool wantsProtobuf);
+    ~HttpReply();
     Q_DISABLE_COPY_MOVE(HttpReply)
 
     bool wantsProtobuf() const { return m_wantsProtobuf; }
@@ -100,6 +101,14 @@ public:
     // dropped SYN costs its client a 1 s retransmit). Returns the port, 0 on
     // failure with `error` set.
     quint16 listen(const QHostAddress &address, quint16 port, QString *error, int backlog = 4096);
+
+    // A graceful stop, in two steps: stopListening() takes the connections
+    // already made and accepts no more; closeIdleConnections(), called until
+    // it returns 0 or the caller's patience ends, closes each connection once
+    // nothing is in progress on it (no request half received, no answer
+    // pending, the last answer sent) and returns how many are still open.
+    void stopListening();
+    int closeIdleConnections();
 
     static bool isProtobuf(const QHttpServerRequest &request);      // by Content-Type
     static bool acceptsProtobuf(const QHttpServerRequest &request); // by Accept

@@ -62,6 +62,16 @@ bool PublishApi::start(QString *error)
     return true;
 }
 
+void PublishApi::reconfigure(const PushOptions &options)
+{
+    const bool wasOpen = m_options.publishKeys.isEmpty();
+    m_options = options;
+    m_signer = TokenSigner(options.secret, options.previousSecrets);
+    m_requests.configure(options.publishRequestsPerSecond, options.publishRequestsPerSecond);
+    if (!wasOpen && m_options.publishKeys.isEmpty())
+        qCWarning(lcPush) << "publish API is open to anyone who can reach it: set push/publish_keys";
+}
+
 namespace {
 PublishApi::Grant refused(HttpError error)
 {

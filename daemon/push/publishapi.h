@@ -44,6 +44,9 @@ public:
     void writeMetrics(MetricsWriter &writer) const;
     quint64 limitCount(PushLimit limit) const;
 
+    // New settings (a reload): publish keys, secrets, the request rate.
+    void reconfigure(const PushOptions &options);
+
     // Who may publish what: a configured publish key may publish anywhere; a
     // publish token (bfgd --issue-token publish) to the streams it names.
     struct Grant

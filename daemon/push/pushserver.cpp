@@ -247,6 +247,39 @@ void PushServer::shutdown(std::function<void()> done)
     poll->start(100);
 }
 
+void PushServer::reconfigure(const PushOptions &fresh)
+{
+    // The keys DaemonSettings::LiveKeys names for the push section.
+    m_options.handshakeTimeoutMs = fresh.handshakeTimeoutMs;
+    m_options.maxPendingConnections = fresh.maxPendingConnections;
+    m_options.connectionsPerIpPerSecond = fresh.connectionsPerIpPerSecond;
+    m_options.inboundFramesPerSecond = fresh.inboundFramesPerSecond;
+    m_options.inboundBytesPerSecond = fresh.inboundBytesPerSecond;
+    m_options.maxConnectionsPerUser = fresh.maxConnectionsPerUser;
+    m_options.refuseNewPerUser = fresh.refuseNewPerUser;
+    m_options.publishRequestsPerSecond = fresh.publishRequestsPerSecond;
+    m_options.maxSendQueueBytes = fresh.maxSendQueueBytes;
+    m_options.drainRate = fresh.drainRate;
+    m_options.drainTimeoutMs = fresh.drainTimeoutMs;
+    m_options.publishKeys = fresh.publishKeys;
+    m_options.secret = fresh.secret;
+    m_options.previousSecrets = fresh.previousSecrets;
+
+    m_connectionsPerIp.configure(m_options.connectionsPerIpPerSecond,
+                                 2.0 * m_options.connectionsPerIpPerSecond);
+    m_users.setLimit(m_options.maxConnectionsPerUser, m_options.refuseNewPerUser
+                                                          ? UserConnections::Policy::RefuseNew
+                                                          : UserConnections::Policy::CloseOldest);
+    for (Worker *worker : m_workers) {
+        QMetaObject::invokeMethod(
+            worker, [worker, options = m_options] { worker->reconfigure(options); }, Qt::QueuedConnection);
+    }
+    if (m_publishApi)
+        m_publishApi->reconfigure(m_options);
+    if (m_reporter)
+        m_reporter->reconfigure(m_options);
+}
+
 BrokerHealth PushServer::brokerHealth() const
 {
     return m_broker->health();

@@ -70,6 +70,12 @@ public:
     // Graceful shutdown: drain for at most push/drain_timeout_ms, then stop()
     // and call `done`. An undrain from the decision servers cannot cancel it.
     void shutdown(std::function<void()> done);
+    // Takes the settings of `fresh` that can change while clients are
+    // connected (a reload): the abuse limits, the send queue bound, the
+    // handshake bounds, the drain pace and timeout, publish keys and token
+    // secrets. Listeners, node id, workers, heartbeat and the broker stay as
+    // started. Each worker applies them on its own thread.
+    void reconfigure(const PushOptions &fresh);
 
     QString nodeId() const { return m_options.nodeId; }
     QString publicUri() const { return m_options.publicUri; }

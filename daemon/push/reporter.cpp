@@ -39,6 +39,12 @@ void Reporter::stop()
     m_timer.stop();
 }
 
+void Reporter::reconfigure(const PushOptions &options)
+{
+    m_options = options;
+    m_signer = TokenSigner(options.secret, options.previousSecrets);
+}
+
 void Reporter::sendReports()
 {
     const qint64 nowMs = protocol::nowMs();

@@ -27,6 +27,8 @@ public:
 
     void start();
     void stop();
+    // New settings (a reload): reports are signed with the new secret.
+    void reconfigure(const PushOptions &options);
     // Reports at once, e.g. when the node's state changed.
     void reportNow() { sendReports(); }
 

@@ -11,14 +11,24 @@ UserConnections::UserConnections(int maxPerUser, Policy policy)
     , m_policy(policy)
 {}
 
+void UserConnections::setLimit(int maxPerUser, Policy policy)
+{
+    std::lock_guard lock(m_mutex);
+    m_max.store(maxPerUser, std::memory_order_relaxed);
+    m_policy = policy;
+}
+
 bool UserConnections::add(const QString &user, Entry entry, std::optional<Entry> *evicted)
 {
     evicted->reset();
-    if (m_max <= 0)
+    if (!isLimited())
         return true;
     std::lock_guard lock(m_mutex);
+    const int max = m_max.load(std::memory_order_relaxed);
+    if (max <= 0)
+        return true;
     std::deque<Entry> &sessions = m_users[user];
-    if (int(sessions.size()) >= m_max) {
+    if (int(sessions.size()) >= max) {
         if (m_policy == Policy::RefuseNew)
             return false;
         *evicted = sessions.front();
@@ -30,8 +40,7 @@ bool UserConnections::add(const QString &user, Entry entry, std::optional<Entry>
 
 void UserConnections::remove(const QString &user, Entry entry)
 {
-    if (m_max <= 0)
-        return;
+    // Only counted sessions are removed, also after the limit was lifted.
     std::lock_guard lock(m_mutex);
     const auto it = m_users.find(user);
     if (it == m_users.end())

@@ -7,6 +7,7 @@
 // Thread-safe: every worker registers and releases its own sessions.
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -38,7 +39,10 @@ public:
     // maxPerUser <= 0: no limit (nothing is tracked).
     UserConnections(int maxPerUser, Policy policy);
 
-    bool isLimited() const { return m_max > 0; }
+    bool isLimited() const { return m_max.load(std::memory_order_relaxed) > 0; }
+    // A new limit (a reload): it applies to the sessions that come next;
+    // none is closed for it. Sessions counted before stay counted.
+    void setLimit(int maxPerUser, Policy policy);
     // Counts `entry` for `user`, unless the policy refuses it (false). When
     // the user is over the limit under CloseOldest, `evicted` names the
     // session to close; it no longer counts.
@@ -46,8 +50,8 @@ public:
     void remove(const QString &user, Entry entry);
 
 private:
-    int m_max;
-    Policy m_policy;
+    std::atomic<int> m_max;
+    Policy m_policy; // under m_mutex
     std::mutex m_mutex;
     QHash<QString, std::deque<Entry>> m_users; // oldest first
 };

@@ -118,6 +118,17 @@ void Worker::drainStep()
     }
 }
 
+void Worker::reconfigure(const PushOptions &options)
+{
+    m_options = options;
+    m_signer = TokenSigner(options.secret, options.previousSecrets);
+    for (auto &[connection, session] : m_sessions) {
+        session->inboundFrames.configure(options.inboundFramesPerSecond,
+                                         2.0 * options.inboundFramesPerSecond);
+        session->inboundBytes.configure(options.inboundBytesPerSecond, 2.0 * options.inboundBytesPerSecond);
+    }
+}
+
 void Worker::takeSocket(qintptr socketDescriptor, bool refuse)
 {
     // Messages are read up to twice the node's limit: between the two, onFrame

@@ -70,6 +70,10 @@ public:
     // elsewhere (a Reconnect frame with a jittered delay), closes those that
     // have not gone after a grace period, and turns new clients away.
     void setDraining(bool draining, int sessionsPerSecond);
+    // New settings (a reload; PushServer::reconfigure says which change):
+    // tokens verify with the new secrets from now on, and the per-client
+    // frame and byte budgets of the sessions already here change too.
+    void reconfigure(const PushOptions &options);
     // Closes session `sessionId` of this worker with REPLACED: a newer
     // connection of its user took its place (push/max_connections_per_user).
     void closeReplaced(quint64 sessionId);

@@ -4,6 +4,7 @@
 
 #include <QCryptographicHash>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 
 #include "daemon/store/sqlsupport.h"
@@ -52,6 +53,36 @@ bool AdminKeyTable::save(const AdminKey &key, QString *error)
         return false;
     }
     return true;
+}
+
+bool AdminKeyTable::update(const QList<AdminKey> &keys, const QStringList &removed, QString *error)
+{
+    if (!m_db.transaction()) {
+        if (error)
+            *error = m_db.lastError().text();
+        return false;
+    }
+    bool ok = true;
+    for (const AdminKey &key : keys)
+        ok = ok && save(key, error);
+    for (const QString &name : removed) {
+        if (!ok)
+            break;
+        QSqlQuery query(m_db);
+        query.prepare(u"DELETE FROM admin_keys WHERE name = ?"_s);
+        query.addBindValue(sqlText(name));
+        if (!query.exec()) {
+            if (error)
+                *error = errorText(query);
+            ok = false;
+        }
+    }
+    if (ok && m_db.commit())
+        return true;
+    if (ok && error) // the commit failed
+        *error = m_db.lastError().text();
+    m_db.rollback();
+    return false;
 }
 
 } // namespace bfg

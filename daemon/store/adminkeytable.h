@@ -9,6 +9,7 @@
 #include <QByteArray>
 #include <QList>
 #include <QString>
+#include <QStringList>
 
 class QSqlDatabase;
 
@@ -33,6 +34,9 @@ public:
     QList<AdminKey> all(QString *error = nullptr) const;
     // Inserts or replaces the key of that name.
     bool save(const AdminKey &key, QString *error = nullptr);
+    // Saves `keys` and deletes the keys named in `removed`, all in one
+    // transaction: on failure nothing has changed.
+    bool update(const QList<AdminKey> &keys, const QStringList &removed, QString *error = nullptr);
 
 private:
     QSqlDatabase &m_db;

@@ -2,12 +2,15 @@
 // SPDX-FileCopyrightText: 2026 BFG developers
 #include "tests/support/bfgdprocess.h"
 
+#include <csignal>
+
 #include <QDeadlineTimer>
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QRandomGenerator>
 #include <QRegularExpression>
+#include <QTest>
 
 using namespace Qt::Literals::StringLiterals;
 
@@ -114,6 +117,35 @@ void BfgdProcess::kill()
 {
     m_process.kill();
     m_process.waitForFinished(5000);
+}
+
+void BfgdProcess::setEnvironment(const QProcessEnvironment &environment)
+{
+    m_process.setProcessEnvironment(environment);
+}
+
+bool BfgdProcess::sendSignal(int signal)
+{
+    return isRunning() && ::kill(pid_t(m_process.processId()), signal) == 0;
+}
+
+QByteArray BfgdProcess::readOutput()
+{
+    m_output += m_process.readAll();
+    return m_output;
+}
+
+bool BfgdProcess::waitForOutput(const QByteArray &text, int timeoutMs)
+{
+    return QTest::qWaitFor([&] { return readOutput().contains(text); }, timeoutMs);
+}
+
+int BfgdProcess::waitForExit(int timeoutMs)
+{
+    if (!QTest::qWaitFor([&] { return !isRunning(); }, timeoutMs))
+        return -1;
+    readOutput();
+    return m_process.exitStatus() == QProcess::NormalExit ? m_process.exitCode() : -1;
 }
 
 ProbeRun runProbe(const QStringList &args, int timeoutMs)

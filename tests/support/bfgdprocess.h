@@ -27,6 +27,17 @@ public:
     // SIGTERM and wait (graceful); returns the exit code, -1 on a crash.
     int stop();
     void kill();
+    // The environment bfgd starts with (default: this process's).
+    void setEnvironment(const QProcessEnvironment &environment);
+    // Sends `signal` (SIGHUP, SIGTERM ...) and returns at once.
+    bool sendSignal(int signal);
+    // Waits, running the event loop, until bfgd's output contains `text`.
+    bool waitForOutput(const QByteArray &text, int timeoutMs);
+    // Waits, running the event loop, for bfgd to exit (after a signal):
+    // its exit code, -1 on a crash or when it is still running.
+    int waitForExit(int timeoutMs);
+    // Everything bfgd wrote so far, reading what is pending first.
+    QByteArray readOutput();
     bool isRunning() const { return m_process.state() == QProcess::Running; }
 
     QUrl decisionUrl() const { return m_decision; }

@@ -31,6 +31,10 @@ private Q_SLOTS:
     void secretIsCreatedPrivateAndReused();
     void shortSecretFileIsRefused();
     void shippedConfigDocumentsTheDefaults();
+    void roleAllRunsBoth();
+    void reloadTellsLiveChangesFromRestartOnes_data();
+    void reloadTellsLiveChangesFromRestartOnes();
+    void reloadSeesANewSecretFileContent();
 
 private:
     static QString writeFile(const QTemporaryDir &dir, const QString &name, const QByteArray &content)
@@ -316,6 +320,95 @@ void TestSettings::shippedConfigDocumentsTheDefaults()
         const QString key = line.section(u" = "_s, 0, 0).section(u'/', 1);
         QVERIFY2(text.contains(u"\n"_s + key + u" "_s), qPrintable(u"bfgd.conf does not document "_s + line));
     }
+}
+
+void TestSettings::roleAllRunsBoth()
+{
+    // What the systemd unit bfgd@all passes (--role %i).
+    DaemonSettings settings;
+    QString error;
+    QVERIFY2(DaemonSettings::load({}, {u"general/roles=all"_s}, &settings, &error), qPrintable(error));
+    QVERIFY(settings.runDecision);
+    QVERIFY(settings.runPush);
+}
+
+void TestSettings::reloadTellsLiveChangesFromRestartOnes_data()
+{
+    QTest::addColumn<QStringList>("running");
+    QTest::addColumn<QStringList>("changed");
+    QTest::addColumn<QStringList>("live");
+    QTest::addColumn<QStringList>("restart");
+    const QStringList both;
+    const QStringList pushOnly{u"general/roles=push"_s, u"push/decision_urls=http://d:8080"_s};
+    QTest::addRow("nothing changed") << both << QStringList() << QStringList() << QStringList();
+    QTest::addRow("publish keys") << both << QStringList{u"push/publish_keys=key-0123456789abcdef"_s}
+                                  << QStringList{u"push/publish_keys"_s} << QStringList();
+    QTest::addRow("limits and log rules")
+        << both
+        << QStringList{u"push/inbound_frames_per_s=5"_s, u"push/max_connections_per_user=2"_s,
+                       u"general/log_rules=bfg.push.debug=true"_s}
+        << QStringList{u"general/log_rules"_s, u"push/inbound_frames_per_s"_s,
+                       u"push/max_connections_per_user"_s}
+        << QStringList();
+    QTest::addRow("a setting back at its default is no change")
+        << both << QStringList{u"push/capacity=10000"_s} << QStringList() << QStringList();
+    QTest::addRow("listeners, roles, broker need a restart")
+        << both
+        << QStringList{u"push/listen=127.0.0.1:9"_s, u"general/roles=decision"_s, u"broker/history_size=5"_s}
+        << QStringList() << QStringList{u"broker/history_size"_s, u"general/roles"_s, u"push/listen"_s};
+    QTest::addRow("live and restart together")
+        << both << QStringList{u"decision/allowed_load=60"_s, u"decision/store=other.db"_s}
+        << QStringList{u"decision/allowed_load"_s} << QStringList{u"decision/store"_s};
+    QTest::addRow("the secret") << both << QStringList{u"general/secret=another-secret-0123456789"_s}
+                                << QStringList{u"general/secret"_s} << QStringList();
+    QTest::addRow("decision keys on a push-only node do not matter")
+        << pushOnly << QStringList{u"decision/allowed_load=60"_s, u"decision/listen=0.0.0.0:1"_s}
+        << QStringList() << QStringList();
+    QTest::addRow("but its report interval does")
+        << pushOnly << QStringList{u"decision/report_interval_ms=500"_s} << QStringList()
+        << QStringList{u"decision/report_interval_ms"_s};
+}
+
+void TestSettings::reloadTellsLiveChangesFromRestartOnes()
+{
+    QFETCH(QStringList, running);
+    QFETCH(QStringList, changed);
+    QFETCH(QStringList, live);
+    QFETCH(QStringList, restart);
+    QTemporaryDir dir;
+    const QStringList base =
+        QStringList{u"general/data_dir="_s + dir.path(), u"general/secret=a-secret-of-some-length"_s,
+                    u"decision/admin_keys=ops:operator:0123456789abcdef"_s} +
+        running;
+    DaemonSettings before, after;
+    QString error;
+    QVERIFY2(DaemonSettings::load({}, base, &before, &error) && before.loadSecret(&error), qPrintable(error));
+    QVERIFY2(DaemonSettings::load({}, base + changed, &after, &error) && after.loadSecret(&error),
+             qPrintable(error));
+    const DaemonSettings::Changes changes = before.changesTo(after);
+    QCOMPARE(changes.live, live);
+    QCOMPARE(changes.needRestart, restart);
+    for (const QString &key : std::as_const(changes.live))
+        QVERIFY(DaemonSettings::LiveKeys.contains(key));
+    // Once taken, the same file again changes nothing; what needs a restart still does.
+    before.takeLiveSettings(after);
+    QCOMPARE(before.changesTo(after).live, QStringList());
+    QCOMPARE(before.changesTo(after).needRestart, restart);
+}
+
+void TestSettings::reloadSeesANewSecretFileContent()
+{
+    QTemporaryDir dir;
+    const QString secretPath = writeFile(dir, u"secret"_s, "first-secret-0123456789\n");
+    const QStringList flags{u"general/data_dir="_s + dir.path(), u"general/secret_file="_s + secretPath};
+    DaemonSettings before, after;
+    QString error;
+    QVERIFY2(DaemonSettings::load({}, flags, &before, &error) && before.loadSecret(&error),
+             qPrintable(error));
+    writeFile(dir, u"secret"_s, "second-secret-0123456789\n");
+    QVERIFY2(DaemonSettings::load({}, flags, &after, &error) && after.loadSecret(&error), qPrintable(error));
+    QCOMPARE(before.changesTo(after).live, QStringList{u"general/secret_file"_s});
+    QCOMPARE(after.decision.secret, QByteArray("second-secret-0123456789"));
 }
 
 QTEST_GUILESS_MAIN(TestSettings)

@@ -55,6 +55,8 @@ private Q_SLOTS:
     void clockStartingAtZeroStillRefills();
     void takingSeveralTokensAtOnce();
     void keyedBucketsAreIndependentAndForgottenWhenFull();
+    void reconfiguringAnUnlimitedBucketStartsItFull();
+    void reconfiguringKeyedBucketsChangesEveryKey();
 };
 
 void TestTokenBucket::fullBucketGrantsTheBurstThenRefuses_data()
@@ -282,6 +284,35 @@ void TestTokenBucket::keyedBucketsAreIndependentAndForgottenWhenFull()
     for (int i = 0; i < 100; ++i)
         QCOMPARE(unlimited.take("k", 0), 0);
     QCOMPARE(unlimited.size(), 0);
+}
+
+void TestTokenBucket::reconfiguringAnUnlimitedBucketStartsItFull()
+{
+    // A reload setting a limit where there was none: the client gets a
+    // whole burst, not the single token an unlimited bucket kept.
+    TokenBucket bucket(0, 1);
+    QCOMPARE(takeAll(bucket, StartMs, 1000), 1000);
+    bucket.configure(10, 20);
+    QCOMPARE(takeAll(bucket, StartMs), 20);
+    QCOMPARE(takeAll(bucket, StartMs + 100), 1);
+}
+
+void TestTokenBucket::reconfiguringKeyedBucketsChangesEveryKey()
+{
+    bfg::KeyedTokenBuckets buckets(100, 100);
+    QCOMPARE(buckets.take("seen", StartMs), 0);
+    buckets.configure(1, 2);
+    // A key seen before keeps at most the new burst; a new key gets the new one.
+    QCOMPARE(buckets.take("seen", StartMs), 0);
+    QCOMPARE(buckets.take("seen", StartMs), 0);
+    QVERIFY(buckets.take("seen", StartMs) > 0);
+    QCOMPARE(buckets.take("new", StartMs), 0);
+    QCOMPARE(buckets.take("new", StartMs), 0);
+    QCOMPARE(buckets.take("new", StartMs), 1000);
+    // Lifted: every key unlimited.
+    buckets.configure(0, 1);
+    for (int i = 0; i < 100; ++i)
+        QCOMPARE(buckets.take("seen", StartMs), 0);
 }
 
 QTEST_GUILESS_MAIN(TestTokenBucket)
