@@ -377,7 +377,7 @@ void TestLifecycle::stopDrainsConnectedClientsAndExitsZero()
     QCOMPARE(int(reconnect->reconnect().code()), int(v1::DRAINING));
     QCOMPARE(client.closeCode(), int(v1::DRAINING));
     QCOMPARE(bfgd.waitForExit(WaitMs), 0);
-    QVERIFY2(bfgd.readOutput().contains("drained in"), bfgd.readOutput().constData());
+    QVERIFY2(bfgd.readOutput().contains("event=drained "), bfgd.readOutput().constData());
 }
 
 void TestLifecycle::stopAnswersTheDecisionRequestInProgress()
