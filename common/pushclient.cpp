@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <QPointer>
+#include <QRandomGenerator>
 #include <QSocketNotifier>
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -24,6 +25,21 @@ constexpr int HeartbeatSlackMs = 5000;
 // When a node does not say how often it pings.
 constexpr int DefaultHeartbeatMs = 25000;
 constexpr int AbnormalClose = QWebSocketProtocol::CloseCodeAbnormalDisconnection;
+// A publish refused with a retry code (BROKER_UNAVAILABLE) is sent again after this backoff.
+constexpr int PublishRetryBaseMs = 250;
+constexpr int PublishRetryCapMs = 5000;
+constexpr int MaxClientMessageIdLength = 64;
+
+// 1..64 of [A-Za-z0-9._:-]: what the node accepts as a client message id.
+bool isValidClientMessageId(const QString &id)
+{
+    if (id.isEmpty() || id.size() > MaxClientMessageIdLength)
+        return false;
+    return std::all_of(id.cbegin(), id.cend(), [](QChar c) {
+        return (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') ||
+               c == u'.' || c == u'_' || c == u':' || c == u'-';
+    });
+}
 
 // Where the Message starts when `bytes` is a ServerFrame holding only a Message
 // (field 2, length-delimited: tag 0x12, then the length as a varint); 0 otherwise.
@@ -75,6 +91,9 @@ PushClient::PushClient(DecisionClient *decision, Options options, QObject *paren
         resolve();
     });
     connect(&m_deadlineTimer, &QTimer::timeout, this, &PushClient::onDeadline);
+    m_publishRetryTimer.setSingleShot(true);
+    connect(&m_publishRetryTimer, &QTimer::timeout, this, &PushClient::retryRefusedPublishes);
+    m_idPrefix = QString::number(QRandomGenerator::global()->generate64() & 0xffffffffffffULL, 36) + u'-';
 }
 
 PushClient::~PushClient()
@@ -417,7 +436,23 @@ void PushClient::onBinaryMessage(const QByteArray &bytes)
             int(std::min<quint32>(reconnect.retry_after_ms(), quint32(m_options.backoffCapMs))));
         return;
     }
+    case v1::ServerFrame::kPublishAck:
+        if (m_state == State::Live)
+            onPublishAck(frame.publish_ack());
+        return;
+    case v1::ServerFrame::kSubscribed:
+        if (m_state == State::Live)
+            onSubscribed(frame.subscribed());
+        return;
+    case v1::ServerFrame::kUnsubscribed:
+        if (m_state == State::Live)
+            onUnsubscribed(frame.unsubscribed());
+        return;
     case v1::ServerFrame::kError: {
+        if (!frame.error().client_message_id().empty() || !frame.error().stream().empty()) {
+            onRequestError(frame.error());
+            return;
+        }
         const int code = frame.error().code();
         const QString text = QString::fromStdString(frame.error().text());
         if (protocol::isTerminalCode(code)) {
@@ -439,31 +474,315 @@ void PushClient::onWelcome(const v1::Welcome &welcome)
 {
     m_nodeId = QString::fromStdString(welcome.node_id());
     m_heartbeatMs = int(welcome.heartbeat_interval_ms());
-    for (const v1::StreamState &stream : welcome.streams()) {
-        auto it = m_positions.find(stream.stream());
-        if (it == m_positions.end() || !stream.recovered()) {
-            v1::StreamPosition position;
-            position.set_stream(stream.stream());
-            position.set_epoch(stream.epoch());
-            position.set_seq(stream.seq());
-            m_positions.insert_or_assign(stream.stream(), position);
-        } else {
-            // Recovered: same epoch, or a stream the client had seen nothing of,
-            // which may come back in a new one (e.g. after a restart of the node).
-            it->second.set_epoch(stream.epoch());
-        }
-    }
+    for (const v1::StreamState &stream : welcome.streams())
+        applyStreamState(stream);
     m_everLive = true;
     m_backoff.reset();
     resetHeartbeat(m_heartbeatMs);
     setState(State::Live);
     qCDebug(lcClient) << m_options.userId << "live on node" << m_nodeId << "resumed:" << m_helloResumed;
+    // What waited goes out before anyone hears of the Welcome: what they do on it comes after.
+    resendAfterWelcome(welcome);
     Q_EMIT welcomed(welcome, m_helloResumed);
+}
+
+void PushClient::applyStreamState(const v1::StreamState &state)
+{
+    auto it = m_positions.find(state.stream());
+    if (it == m_positions.end() || !state.recovered()) {
+        v1::StreamPosition position;
+        position.set_stream(state.stream());
+        position.set_epoch(state.epoch());
+        position.set_seq(state.seq());
+        m_positions.insert_or_assign(state.stream(), position);
+    } else {
+        // Recovered: same epoch, or a stream the client had seen nothing of,
+        // which may come back in a new one (e.g. after a restart of the node).
+        it->second.set_epoch(state.epoch());
+    }
+}
+
+void PushClient::resendAfterWelcome(const v1::Welcome &welcome)
+{
+    // Subscriptions the Hello did not resume (answered by no Subscribed before the drop,
+    // or made since) are asked for again.
+    QStringList streams;
+    for (const std::string &stream : m_subscriptions) {
+        const bool listed =
+            std::any_of(welcome.streams().cbegin(), welcome.streams().cend(),
+                        [&stream](const v1::StreamState &state) { return state.stream() == stream; });
+        if (!listed)
+            streams.append(QString::fromStdString(stream));
+    }
+    if (!streams.isEmpty()) {
+        streams.sort();
+        sendSubscribe(streams);
+    }
+    // Publishes not acked, in the order they were made, with their ids: the node stores
+    // each once however often it is sent.
+    const qint64 nowMs = protocol::nowMs();
+    for (PendingPublish &pending : m_pending) {
+        if (pending.retryAtMs > nowMs)
+            continue; // refused with a retry code: m_publishRetryTimer sends it
+        pending.retryAtMs = 0;
+        pending.sentOn = m_generation;
+        sendPublish(pending.publish);
+    }
+}
+
+QString PushClient::publish(const QString &stream, const QByteArray &payload, const QString &clientMessageId,
+                            bool ephemeral)
+{
+    const QString id =
+        clientMessageId.isEmpty() ? m_idPrefix + QString::number(++m_idCounter) : clientMessageId;
+    if (!isValidClientMessageId(id)) {
+        refuseLater(id, v1::BAD_REQUEST, u"a client message id is 1..64 of [A-Za-z0-9._:-]"_s);
+        return id;
+    }
+    if (!protocol::isValidStreamName(stream)) {
+        refuseLater(id, v1::BAD_REQUEST, u"not a stream name: %1"_s.arg(stream.left(128)));
+        return id;
+    }
+    std::string idUtf8 = id.toStdString();
+    if (m_pendingById.count(idUtf8))
+        return id; // waiting already: the one ack answers both
+    if (int(m_pending.size()) >= m_options.maxPendingPublishes) {
+        refuseLater(id, v1::OVERLOADED,
+                    u"%1 publishes are waiting for their ack already"_s.arg(m_options.maxPendingPublishes));
+        return id;
+    }
+    PendingPublish pending;
+    pending.publish.set_stream(stream.toStdString());
+    pending.publish.set_payload(payload.constData(), size_t(payload.size()));
+    pending.publish.set_client_message_id(idUtf8);
+    pending.publish.set_ephemeral(ephemeral);
+    const auto it = m_pending.insert(m_pending.end(), std::move(pending));
+    m_pendingById.emplace(std::move(idUtf8), it);
+    if (m_state == State::Live && m_socket) {
+        it->sentOn = m_generation;
+        sendPublish(it->publish);
+    }
+    return id;
+}
+
+void PushClient::subscribe(const QStringList &streams)
+{
+    QStringList added;
+    for (const QString &stream : streams) {
+        if (!protocol::isValidStreamName(stream)) {
+            QMetaObject::invokeMethod(
+                this,
+                [this, stream] {
+                    Q_EMIT subscriptionRefused(stream, v1::BAD_REQUEST,
+                                               u"not a stream name: %1"_s.arg(stream.left(128)));
+                },
+                Qt::QueuedConnection);
+            continue;
+        }
+        if (m_subscriptions.insert(stream.toStdString()).second)
+            added.append(stream);
+    }
+    if (!added.isEmpty() && m_state == State::Live && m_socket)
+        sendSubscribe(added);
+}
+
+void PushClient::unsubscribe(const QStringList &streams)
+{
+    v1::ClientFrame frame;
+    for (const QString &stream : streams) {
+        const std::string name = stream.toStdString();
+        m_subscriptions.erase(name);
+        // Forgotten at once: the next Hello does not resume it, and whatever of it is still on
+        // the way (until the node's Unsubscribed) is not delivered.
+        forgetPosition(name);
+        if (m_state == State::Live && m_socket) {
+            m_unsubscribing.insert(name);
+            frame.mutable_unsubscribe()->add_streams(name);
+        }
+    }
+    if (frame.has_unsubscribe())
+        sendFrame(frame);
+}
+
+QStringList PushClient::subscriptions() const
+{
+    QStringList streams;
+    for (const std::string &stream : m_subscriptions)
+        streams.append(QString::fromStdString(stream));
+    streams.sort();
+    return streams;
+}
+
+void PushClient::forgetPosition(const std::string &stream)
+{
+    const auto it = m_positions.find(stream);
+    if (it == m_positions.end())
+        return;
+    if (m_lastPosition == &it->second)
+        m_lastPosition = nullptr;
+    m_positions.erase(it);
+}
+
+void PushClient::sendFrame(const v1::ClientFrame &frame)
+{
+    m_socket->sendBinaryMessage(protocol::encode(frame));
+}
+
+void PushClient::sendPublish(const v1::Publish &publish)
+{
+    v1::ClientFrame frame;
+    *frame.mutable_publish() = publish;
+    sendFrame(frame);
+}
+
+void PushClient::sendSubscribe(const QStringList &streams)
+{
+    v1::ClientFrame frame;
+    v1::Subscribe *subscribe = frame.mutable_subscribe();
+    for (const QString &stream : streams) {
+        const std::string name = stream.toStdString();
+        const auto it = m_positions.find(name);
+        if (it != m_positions.end()) {
+            *subscribe->add_positions() = it->second; // resumes from there
+        } else {
+            subscribe->add_positions()->set_stream(name); // from now on
+        }
+    }
+    sendFrame(frame);
+}
+
+void PushClient::onPublishAck(const v1::PublishAck &ack)
+{
+    const auto it = m_pendingById.find(ack.client_message_id());
+    if (it == m_pendingById.end()) {
+        qCDebug(lcClient) << m_options.userId << "ack of no waiting publish"
+                          << QString::fromStdString(ack.client_message_id());
+        return;
+    }
+    m_pending.erase(it->second);
+    m_pendingById.erase(it);
+    Q_EMIT published(QString::fromStdString(ack.client_message_id()), QString::fromStdString(ack.stream()),
+                     QString::fromStdString(ack.epoch()), ack.seq(), ack.duplicate());
+}
+
+void PushClient::onSubscribed(const v1::Subscribed &frame)
+{
+    for (const v1::StreamState &state : frame.streams()) {
+        // The new subscription has begun: what comes now is its own.
+        m_unsubscribing.erase(state.stream());
+        if (!m_subscriptions.count(state.stream()))
+            continue; // unsubscribed meanwhile; its Unsubscribed follows
+        applyStreamState(state);
+        Q_EMIT subscribed(state);
+    }
+}
+
+void PushClient::onUnsubscribed(const v1::Unsubscribed &frame)
+{
+    QStringList streams;
+    for (const std::string &stream : frame.streams()) {
+        m_unsubscribing.erase(stream);
+        streams.append(QString::fromStdString(stream));
+    }
+    Q_EMIT unsubscribed(streams);
+}
+
+void PushClient::onRequestError(const v1::Error &error)
+{
+    const int code = error.code();
+    const QString text = QString::fromStdString(error.text());
+    if (!error.client_message_id().empty()) {
+        const auto it = m_pendingById.find(error.client_message_id());
+        if (it == m_pendingById.end())
+            return;
+        PendingPublish &pending = *it->second;
+        if (protocol::isRetryCode(code) && !pending.publish.ephemeral()) {
+            // BROKER_UNAVAILABLE and the like: the same publish, later.
+            const int capMs = std::min(PublishRetryCapMs, PublishRetryBaseMs << std::min(pending.retries, 5));
+            ++pending.retries;
+            pending.sentOn = 0;
+            pending.retryAtMs =
+                protocol::nowMs() + capMs / 2 + QRandomGenerator::global()->bounded(capMs / 2 + 1);
+            qCDebug(lcClient) << m_options.userId << "publish"
+                              << QString::fromStdString(error.client_message_id())
+                              << "refused for now:" << code << text;
+            if (!m_publishRetryTimer.isActive() ||
+                m_publishRetryTimer.remainingTime() > int(pending.retryAtMs - protocol::nowMs()))
+                m_publishRetryTimer.start(int(std::max<qint64>(0, pending.retryAtMs - protocol::nowMs())));
+            return;
+        }
+        const QString id = QString::fromStdString(error.client_message_id());
+        m_pending.erase(it->second);
+        m_pendingById.erase(it);
+        Q_EMIT publishRefused(id, code, text);
+        return;
+    }
+    const QString stream = QString::fromStdString(error.stream());
+    if (protocol::isRetryCode(code) && m_subscriptions.count(error.stream())) {
+        // The node could not subscribe it now (its broker is away): ask again later.
+        QTimer::singleShot(PublishRetryBaseMs + QRandomGenerator::global()->bounded(PublishRetryCapMs), this,
+                           [this, stream, generation = m_generation] {
+                               if (m_generation == generation && m_state == State::Live && m_socket &&
+                                   m_subscriptions.count(stream.toStdString()))
+                                   sendSubscribe({stream});
+                           });
+        return;
+    }
+    m_subscriptions.erase(error.stream());
+    forgetPosition(error.stream());
+    Q_EMIT subscriptionRefused(stream, code, text);
+}
+
+void PushClient::retryRefusedPublishes()
+{
+    qint64 nextMs = 0;
+    const qint64 nowMs = protocol::nowMs();
+    for (PendingPublish &pending : m_pending) {
+        if (pending.retryAtMs == 0)
+            continue;
+        if (pending.retryAtMs > nowMs || m_state != State::Live || !m_socket) {
+            // Not due, or not connected: a Welcome sends those due by then.
+            if (pending.retryAtMs > nowMs)
+                nextMs = nextMs == 0 ? pending.retryAtMs : std::min(nextMs, pending.retryAtMs);
+            continue;
+        }
+        pending.retryAtMs = 0;
+        pending.sentOn = m_generation;
+        sendPublish(pending.publish);
+    }
+    if (nextMs > 0)
+        m_publishRetryTimer.start(int(nextMs - nowMs));
+}
+
+void PushClient::onConnectionLost(int closeCode)
+{
+    m_unsubscribing.clear(); // the next session reads none of them
+    // An ephemeral message is worth nothing late, and the node keeps no id of it to tell a
+    // second copy: one sent on this connection and not acked is given up.
+    for (auto it = m_pending.begin(); it != m_pending.end();) {
+        if (!it->publish.ephemeral() || it->sentOn == 0) {
+            ++it;
+            continue;
+        }
+        const QString id = QString::fromStdString(it->publish.client_message_id());
+        m_pendingById.erase(it->publish.client_message_id());
+        it = m_pending.erase(it);
+        refuseLater(id, closeCode, u"ephemeral message not acked before the connection ended"_s);
+    }
+}
+
+void PushClient::refuseLater(const QString &clientMessageId, int code, const QString &text)
+{
+    QMetaObject::invokeMethod(
+        this, [this, clientMessageId, code, text] { Q_EMIT publishRefused(clientMessageId, code, text); },
+        Qt::QueuedConnection);
 }
 
 void PushClient::onMessage(const v1::Message &message)
 {
-    if (message.seq() > 0) { // ephemeral messages carry no position
+    if (!m_unsubscribing.empty() && m_unsubscribing.count(message.stream()))
+        return; // of a stream being unsubscribed: nothing of it is delivered any more
+    if (message.seq() > 0 && !message.ephemeral()) { // ephemeral messages carry no position
         if (!m_lastPosition || m_lastPosition->stream() != message.stream()) {
             v1::StreamPosition &entry = m_positions[message.stream()];
             if (entry.stream().empty())
@@ -529,6 +848,7 @@ void PushClient::discardSocket(bool graceful)
         return;
     m_deadlineTimer.stop();
     endPause();
+    onConnectionLost(graceful ? int(QWebSocketProtocol::CloseCodeNormal) : AbnormalClose);
     socket->disconnect(this);
     if (graceful && socket->state() == QAbstractSocket::ConnectedState) {
         // Let the closing handshake finish, but do not wait for a peer that never answers.
@@ -567,6 +887,13 @@ void PushClient::fail(int code, const QString &text)
     ++m_generation;
     m_retryTimer.stop();
     discardSocket(true);
+    // Nothing waiting will go out any more.
+    m_publishRetryTimer.stop();
+    for (const PendingPublish &pending : std::as_const(m_pending))
+        refuseLater(QString::fromStdString(pending.publish.client_message_id()), code,
+                    u"the client stopped: "_s + text);
+    m_pending.clear();
+    m_pendingById.clear();
     setState(State::Stopped);
     Q_EMIT failed(code, text);
 }
