@@ -94,7 +94,7 @@ void Probe::start()
 
     qCInfo(lcProbe).noquote() << "users" << m_options.users << "prefix" << m_options.userPrefix << "rate"
                               << m_options.ratePerUser << "msg/s duration" << m_options.durationS << "s";
-    if (m_options.isPublishing() && m_options.publishUrl.isEmpty())
+    if (m_options.usesPublishApi() && m_options.publishUrl.isEmpty())
         bootstrap();
     else
         launchClients();
@@ -152,6 +152,8 @@ void Probe::launchClients()
             m_sharedVerifiers.emplace_back(m_options.sharedStream, m_options.sharedStream, checkPayload);
         PushClient::Options clientOptions;
         clientOptions.userId = userId;
+        if (m_options.isChat() && m_options.affinityRoom)
+            clientOptions.affinity = m_options.roomStream(user / m_options.members);
         clientOptions.clientName = QStringLiteral("bfg-probe/" BFG_VERSION);
         clientOptions.gate = m_gate;
         if (!m_options.sourceAddresses.isEmpty())
@@ -165,10 +167,14 @@ void Probe::launchClients()
                 [this, user](const v1::Message &message) { onMessage(user, message); });
         connect(client, &PushClient::failed, this,
                 [this, user](int code, const QString &text) { onClientFailed(user, code, text); });
+        if (m_options.isChat())
+            connectChat(user, client);
         m_clients.push_back(client);
     }
+    if (m_options.isChat())
+        setUpChat();
 
-    if (m_options.isPublishing()) {
+    if (m_options.usesPublishApi()) {
         Publisher::Options publisherOptions;
         publisherOptions.baseUrl = m_options.publishUrl;
         publisherOptions.apiKey = m_options.publishKey;
@@ -215,10 +221,28 @@ void Probe::onWelcomed(int user, const v1::Welcome &welcome, bool resumed)
     verifier.onWelcome(welcome, resumed);
     if (!m_sharedVerifiers.empty())
         m_sharedVerifiers[size_t(user)].onWelcome(welcome, resumed);
+    if (m_options.isChat()) {
+        // A later Welcome lists the room when the Hello resumed it.
+        m_chat.onWelcome(user, welcome, resumed);
+        if (first)
+            m_clients[size_t(user)]->subscribe(
+                {m_roomNames.at(m_chat.roomOf(user))}); // ready once subscribed
+    }
     if (!first) {
         onUserBack(user);
         return;
     }
+    if (!m_options.isChat())
+        onUserReady(user);
+}
+
+bool Probe::wasReady(int user) const
+{
+    return m_options.isChat() ? m_chat.isSubscribed(user) : m_verifiers[size_t(user)].hasWelcome();
+}
+
+void Probe::onUserReady(int user)
+{
     ++m_usersLive;
     if (m_publisher && m_phase == Phase::Publishing)
         m_publisher->addUser(user, m_options.userId(user));
@@ -236,8 +260,13 @@ void Probe::onClientFailed(int user, int code, const QString &text)
 {
     if (m_failedClients++ < 10)
         qCWarning(lcProbe).noquote() << m_options.userId(user) << "failed:" << code << text;
-    if (m_verifiers[size_t(user)].hasWelcome())
+    if (wasReady(user))
         return;
+    onNeverReady();
+}
+
+void Probe::onNeverReady()
+{
     // A client stopped before it went live never will: once that is all that is missing,
     // waiting longer for the stragglers is pointless.
     ++m_failedBeforeLive;
@@ -254,6 +283,10 @@ void Probe::onMessage(int user, const v1::Message &message)
 {
     if (m_testDropNth > 0 && --m_testDropNth == 0)
         return;
+    if (m_options.isChat() && message.stream().compare(0, 5, "user:") != 0) {
+        onChatMessage(user, message, protocol::nowUs());
+        return;
+    }
     const bool shared = !m_sharedStream.empty() && message.stream() == m_sharedStream;
     const qint64 nowUs = protocol::nowUs();
     const qint64 latencyUs =
@@ -299,6 +332,8 @@ void Probe::beginPublishing()
     m_phaseTimer.start(int(std::min<double>(m_options.durationS * 1000, std::numeric_limits<int>::max())));
     if (m_options.dropAtS >= 0)
         m_dropTimer.start(int(m_options.dropAtS * 1000));
+    if (m_options.isChat())
+        startChat();
     startScenario();
 }
 
@@ -311,6 +346,7 @@ void Probe::endPublishing()
     m_phaseTimer.stop();
     m_dropTimer.stop();
     stopScenario();
+    stopChat();
     if (m_publisher)
         m_publisher->stopScheduling();
     qCInfo(lcProbe) << "publishing stopped after" << m_publishedForMs << "ms; waiting for delivery";
@@ -338,6 +374,8 @@ void Probe::checkDrained()
         if (!verifier.isCaughtUp())
             return;
     }
+    if (m_options.isChat() && !isChatDrained())
+        return;
     finish();
 }
 
@@ -389,12 +427,25 @@ void Probe::printProgress()
     m_lastLineMs = nowMs;
     m_receivedAtLastLine = m_received;
 
+    quint64 sent = m_publisher ? m_publisher->sent() : 0;
+    QString chatFigures;
+    if (m_options.isChat()) {
+        const ChatVerifier::Totals chat = m_chat.totals();
+        sent = chat.sent;
+        lost += m_chat.lostSoFar();
+        duplicates += chat.duplicated;
+        reordered += chat.reordered;
+        misdelivered += chat.misdelivered;
+        chatFigures = u" acked=%1 disagree=%2"_s.arg(chat.acked).arg(chat.disagreements);
+        if (chat.ephemeralSent > 0)
+            chatFigures += u" typing=%1/%2"_s.arg(chat.ephemeralReceived).arg(chat.ephemeralSent);
+    }
     QString line = u"t=%1s users=%2/%3 live sent=%4 recv=%5 msg/s=%6 p50=%7ms p99=%8ms lost=%9"_s.arg(
         QString::number(nowMs / 1000), QString::number(live), QString::number(m_options.users),
-        QString::number(m_publisher ? m_publisher->sent() : 0), QString::number(m_received),
-        QString::number(qRound64(rate)), QString::number(toMs(m_windowLatency.percentileUs(50)), 'f', 1),
+        QString::number(sent), QString::number(m_received), QString::number(qRound64(rate)),
+        QString::number(toMs(m_windowLatency.percentileUs(50)), 'f', 1),
         QString::number(toMs(m_windowLatency.percentileUs(99)), 'f', 1), QString::number(lost));
-    line += u" dup=%1 reord=%2 reconnects=%3"_s.arg(duplicates).arg(reordered).arg(reconnects);
+    line += u" dup=%1 reord=%2 reconnects=%3"_s.arg(duplicates).arg(reordered).arg(reconnects) + chatFigures;
     if (misdelivered)
         line += u" misdelivered=%1"_s.arg(misdelivered);
     if (m_phase == Phase::Connecting)
@@ -418,6 +469,7 @@ void Probe::finish(const QString &fatal)
                           &m_drainDeadlineTimer, &m_progressTimer, &m_hardLimitTimer})
         timer->stop();
     stopScenario();
+    stopChat();
     sampleProcesses(false);
     if (m_publisher)
         m_publisher->abandon();
@@ -437,7 +489,7 @@ void Probe::finish(const QString &fatal)
     Q_EMIT finished(m_exitCode);
 }
 
-ProbeReport Probe::makeReport() const
+ProbeReport Probe::makeReport()
 {
     ProbeReport report;
     report.scenario = scenarioName(m_options.scenario);
@@ -495,6 +547,8 @@ ProbeReport Probe::makeReport() const
     }
     report.latency = m_latency;
     addScenarioFigures(&report);
+    if (m_options.isChat())
+        addChatFigures(&report);
     return report;
 }
 

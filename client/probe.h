@@ -9,6 +9,9 @@
 // per message is O(1), per-user scans happen at most a few times a second.
 #pragma once
 
+#include <map>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <QElapsedTimer>
@@ -16,6 +19,7 @@
 #include <QObject>
 #include <QTimer>
 
+#include "client/chatverifier.h"
 #include "client/probeoptions.h"
 #include "client/probereport.h"
 #include "client/userverifier.h"
@@ -29,6 +33,7 @@ class HttpConnection;
 class PushClient;
 namespace v1 {
 class Message;
+class StreamState;
 class Welcome;
 } // namespace v1
 } // namespace bfg
@@ -63,6 +68,11 @@ private:
     void launchClients();
     void startDueClients();
     void onWelcomed(int user, const v1::Welcome &welcome, bool resumed);
+    // A user is ready (live; chat: subscribed to its room) for the first time.
+    void onUserReady(int user);
+    // A user that was never ready will not be (stopped on a terminal error, refused its room).
+    void onNeverReady();
+    bool wasReady(int user) const;
     void onMessage(int user, const v1::Message &message);
     void onClientFailed(int user, int code, const QString &text);
     void onLiveTimeout();
@@ -71,7 +81,7 @@ private:
     void checkDrained();
     void printProgress();
     void finish(const QString &fatal = {});
-    ProbeReport makeReport() const;
+    ProbeReport makeReport();
     bool writeJson(const ProbeReport &report) const;
     double secondsSinceStart() const { return double(m_runClock.elapsed()) / 1000.0; }
     void recordLatency(qint64 latencyUs, qint64 nowUs);
@@ -93,6 +103,20 @@ private:
     void printFigures();
     void sampleProcesses(bool print);
     void addScenarioFigures(ProbeReport *report) const;
+
+    // The chat scenario (probechat.cpp): members publishing into their rooms.
+    void setUpChat();
+    void connectChat(int user, PushClient *client);
+    void onChatSubscribed(int user, const v1::StreamState &state);
+    void onChatAcked(int user, const QString &clientMessageId, quint64 seq, bool duplicate);
+    void onChatRefused(int user, const QString &clientMessageId, int code, const QString &text);
+    void onChatMessage(int user, const v1::Message &message, qint64 nowUs);
+    void startChat();
+    void stopChat();
+    void chatTick();
+    void publishChat(int user, bool ephemeral, qint64 nowUs);
+    bool isChatDrained();
+    void addChatFigures(ProbeReport *report);
 
     ProbeOptions m_options;
     Phase m_phase = Phase::Idle;
@@ -178,6 +202,26 @@ private:
         ProcessSamples samples;
     };
     std::vector<Watched> m_watched;
+
+    // chat
+    ChatVerifier m_chat;
+    QStringList m_roomNames;             // by local room
+    std::vector<std::string> m_roomTags; // the payload's tag: the room's name
+    QTimer m_chatTimer;
+    QElapsedTimer m_chatClock;
+    qint64 m_chatLastNs = 0;
+    QElapsedTimer m_chatSampleClock;
+    std::vector<double> m_chatCredit; // per user: messages due (fractional rates accumulate)
+    std::vector<double> m_typingCredit;
+    std::vector<quint64> m_chatCounter; // per user: the last client message id "c<n>" / "t<n>"
+    std::vector<quint64> m_typingCounter;
+    std::vector<std::unordered_map<quint64, qint64>> m_chatSendUs; // per user: "c<n>" -> sent at, until acked
+    std::string m_chatPayload;
+    LatencyHistogram m_ackLatency;
+    LatencyHistogram m_ephemeralLatency;
+    std::map<QString, int> m_usersPerNode; // when publishing began
+    std::map<int, int> m_roomsByNodes;
+    int m_chatRefusalsLogged = 0;
 };
 
 } // namespace bfg::probe

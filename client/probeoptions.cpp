@@ -89,11 +89,9 @@ struct ScenarioName
     Scenario scenario;
     QString name;
 };
-const ScenarioName ScenarioNames[] = {{Scenario::Steady, u"steady"_s},
-                                      {Scenario::Burst, u"burst"_s},
-                                      {Scenario::Storm, u"storm"_s},
-                                      {Scenario::Soak, u"soak"_s},
-                                      {Scenario::Churn, u"churn"_s}};
+const ScenarioName ScenarioNames[] = {{Scenario::Steady, u"steady"_s}, {Scenario::Burst, u"burst"_s},
+                                      {Scenario::Storm, u"storm"_s},   {Scenario::Soak, u"soak"_s},
+                                      {Scenario::Churn, u"churn"_s},   {Scenario::Chat, u"chat"_s}};
 
 // A number option within [low, high] (`lowOpen`: above low), into `value`.
 bool numberOption(const QCommandLineParser &parser, const QString &name, double low, double high,
@@ -159,6 +157,39 @@ bool parseScenario(const QCommandLineParser &parser, bool durationGiven, ProbeOp
         if (!durationGiven)
             o.durationS = 30;
         break;
+    case Scenario::Chat: {
+        if (parser.isSet(u"users"_s)) {
+            *error = u"chat: the users are --rooms x --members, not --users"_s;
+            return false;
+        }
+        double rooms = o.rooms, members = o.members;
+        if (!numberOption(parser, u"rooms"_s, 1, MaxUsers, false, &rooms, error) ||
+            !numberOption(parser, u"members"_s, 1, 10000, false, &members, error) ||
+            !numberOption(parser, u"typing-rate"_s, 0, MaxRate, false, &o.typingRate, error))
+            return false;
+        if (rooms != std::floor(rooms) || members != std::floor(members)) {
+            *error = u"--rooms and --members take whole numbers"_s;
+            return false;
+        }
+        if (rooms * members > MaxUsers) {
+            *error = u"chat: --rooms x --members is at most %1 users"_s.arg(MaxUsers);
+            return false;
+        }
+        o.rooms = o.totalRooms = int(rooms);
+        o.members = int(members);
+        o.users = o.rooms * o.members;
+        if (!parser.isSet(u"rate"_s))
+            o.ratePerUser = 1;
+        if (parser.isSet(u"affinity"_s)) {
+            const QString affinity = parser.value(u"affinity"_s).trimmed();
+            if (affinity != u"room"_s && affinity != u"none"_s) {
+                *error = u"--affinity: expected room or none, got \"%1\""_s.arg(affinity);
+                return false;
+            }
+            o.affinityRoom = affinity == u"room"_s;
+        }
+        break;
+    }
     case Scenario::Soak:
         o.dropEveryS = 300;
         o.reportEveryS = 60;
@@ -197,14 +228,21 @@ bool parseScenario(const QCommandLineParser &parser, bool durationGiven, ProbeOp
         const QRegularExpressionMatch match = shardPattern.match(parser.value(u"shard"_s));
         const int index = match.captured(1).toInt();
         const int count = match.captured(2).toInt();
-        if (!match.hasMatch() || count < 1 || index >= count || count > o.totalUsers) {
-            *error = u"--shard: expected i/n with 0 <= i < n <= --users, got \"%1\""_s.arg(
-                parser.value(u"shard"_s));
+        // chat: shards take whole rooms, so that each checks its rooms' order completely.
+        const int units = o.isChat() ? o.totalRooms : o.totalUsers;
+        if (!match.hasMatch() || count < 1 || index >= count || count > units) {
+            *error = u"--shard: expected i/n with 0 <= i < n <= %1, got \"%2\""_s.arg(
+                o.isChat() ? u"--rooms"_s : u"--users"_s, parser.value(u"shard"_s));
             return false;
         }
         o.shardIndex = index;
         o.shardCount = count;
-        o.users = (o.totalUsers - index + count - 1) / count;
+        if (o.isChat()) {
+            o.rooms = (o.totalRooms - index + count - 1) / count;
+            o.users = o.rooms * o.members;
+        } else {
+            o.users = (o.totalUsers - index + count - 1) / count;
+        }
     }
     return true;
 }
@@ -253,6 +291,16 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "                       the memory of --watch-pid processes every --report-every s\n"
         "    churn              --churn-rate users a second leave and come back --churn-away s later,\n"
         "                       resuming where they were\n"
+        "    chat               --rooms x --members users; each member publishes --rate msg/s (default\n"
+        "                       1) into its room over its own WebSocket (and --typing-rate ephemeral\n"
+        "                       typing indicators); every member must receive every room message once,\n"
+        "                       in the room's one order (the same message id at each seq for all), and\n"
+        "                       every sender its ack; --affinity room assigns a room's members with\n"
+        "                       affinity=<room>. Reports end-to-end and ack p50/p99, order\n"
+        "                       disagreements, ephemeral received/dropped and users per push node.\n"
+        "                       The decision server must grant the rooms: decision/public_streams and\n"
+        "                       decision/client_publish room:* (users <prefix>r<room>-<member>, rooms\n"
+        "                       room:<prefix>r<room>; --shard splits the rooms)\n"
         "  merge FILE...        combine the --json results of the shards of one run (--shard) into one\n"
         "                       verdict (and --json file)\n\n"
         "Output: a progress line every second on stderr (--quiet: none), the summary and verdict on "
@@ -275,10 +323,12 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"Decision server base URL(s), comma separated, asked in order with fallback "
         "(e.g. http://127.0.0.1:8080). Required, except with --gui."_s,
         u"url[,url...]"_s);
-    const QCommandLineOption usersOption(u"users"_s, u"Number of simulated users (default 100)."_s, u"n"_s);
+    const QCommandLineOption usersOption(
+        u"users"_s, u"Number of simulated users (default 100; chat: --rooms x --members instead)."_s, u"n"_s);
     const QCommandLineOption rateOption(
         u"rate"_s,
-        u"Messages per second published to each user; fractional allowed, 0 to only connect (default 2)."_s,
+        u"Messages per second published to each user; fractional allowed, 0 to only connect (default 2). "
+        "chat: messages each member publishes into its room a second (default 1)."_s,
         u"r"_s);
     const QCommandLineOption durationOption(
         u"duration"_s, u"Seconds of publishing once every user is live (default 10)."_s, u"s"_s);
@@ -379,6 +429,21 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         u"A figures line every this many seconds (messages, p99, lost, memory); soak's default 60, "
         "otherwise none."_s,
         u"s"_s);
+    const QCommandLineOption roomsOption(
+        u"rooms"_s, u"chat: how many rooms (default 10); the users are --rooms x --members."_s, u"n"_s);
+    const QCommandLineOption membersOption(
+        u"members"_s, u"chat: users in each room, each on its own connection (default 10)."_s, u"n"_s);
+    const QCommandLineOption typingRateOption(
+        u"typing-rate"_s,
+        u"chat: ephemeral messages (typing indicators: no seq, never stored, the first a node drops for a "
+        "client that is behind) each member publishes a second into its room, besides --rate (default 0)."_s,
+        u"r"_s);
+    const QCommandLineOption affinityOption(
+        u"affinity"_s,
+        u"chat: room: every member is assigned with affinity=<its room's stream>, so that the decision "
+        "server puts a room's members on one push node while it has room; none: the usual load policy "
+        "(default none)."_s,
+        u"room|none"_s);
     const QCommandLineOption caFileOption(u"ca-file"_s, QString::fromLatin1(clienttls::CaFileHelp) + u'.',
                                           u"file"_s);
     const QCommandLineOption insecureOption(u"insecure"_s,
@@ -390,15 +455,15 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         "files with `bfg-probe merge`."_s,
         u"i/n"_s);
 
-    parser.addOptions({decisionOption,   usersOption,         rateOption,          durationOption,
-                       publishOption,    publishKeyOption,    noPublishOption,     userPrefixOption,
-                       rampOption,       maxConnectingOption, sourceAddressOption, sharedStreamOption,
-                       sharedRateOption, dropAtOption,        jsonOption,          quietOption,
-                       eventLoopOption,  burstFactorOption,   burstEveryOption,    burstLengthOption,
-                       stormAtOption,    stormsOption,        stormEveryOption,    churnRateOption,
-                       churnAwayOption,  dropEveryOption,     drainEveryOption,    drainForOption,
-                       adminKeyOption,   watchPidOption,      reportEveryOption,   shardOption,
-                       guiOption,        userOption,          caFileOption,        insecureOption});
+    parser.addOptions(
+        {decisionOption,      usersOption,        rateOption,        durationOption,   publishOption,
+         publishKeyOption,    noPublishOption,    userPrefixOption,  rampOption,       maxConnectingOption,
+         sourceAddressOption, sharedStreamOption, sharedRateOption,  dropAtOption,     jsonOption,
+         quietOption,         eventLoopOption,    burstFactorOption, burstEveryOption, burstLengthOption,
+         stormAtOption,       stormsOption,       stormEveryOption,  churnRateOption,  churnAwayOption,
+         dropEveryOption,     drainEveryOption,   drainForOption,    adminKeyOption,   watchPidOption,
+         reportEveryOption,   shardOption,        roomsOption,       membersOption,    typingRateOption,
+         affinityOption,      guiOption,          userOption,        caFileOption,     insecureOption});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -434,7 +499,8 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
               burstLengthOption,  stormAtOption,    stormsOption,        stormEveryOption,
               churnRateOption,    churnAwayOption,  dropEveryOption,     drainEveryOption,
               drainForOption,     adminKeyOption,   watchPidOption,      reportEveryOption,
-              shardOption}) {
+              shardOption,        roomsOption,      membersOption,       typingRateOption,
+              affinityOption}) {
             if (parser.isSet(option)) {
                 *error = u"--%1 does not apply to --gui"_s.arg(option.names().constFirst());
                 return false;
@@ -503,15 +569,15 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
             return false;
         }
         if (positional.size() != 1) {
-            *error = u"scenario: name one of steady, burst, storm, soak, churn"_s;
+            *error = u"scenario: name one of steady, burst, storm, soak, churn, chat"_s;
             return false;
         }
         const auto known =
             std::find_if(std::begin(ScenarioNames), std::end(ScenarioNames),
                          [&](const ScenarioName &entry) { return entry.name == positional[0]; });
         if (known == std::end(ScenarioNames)) {
-            *error =
-                u"unknown scenario \"%1\": expected steady, burst, storm, soak or churn"_s.arg(positional[0]);
+            *error = u"unknown scenario \"%1\": expected steady, burst, storm, soak, churn or chat"_s.arg(
+                positional[0]);
             return false;
         }
         parsed.scenario = known->scenario;
@@ -523,7 +589,9 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
         {&stormsOption, Scenario::Storm},      {&stormEveryOption, Scenario::Storm},
         {&churnRateOption, Scenario::Churn},   {&churnAwayOption, Scenario::Churn},
         {&dropEveryOption, Scenario::Soak},    {&drainEveryOption, Scenario::Soak},
-        {&drainForOption, Scenario::Soak},     {&adminKeyOption, Scenario::Soak}};
+        {&drainForOption, Scenario::Soak},     {&adminKeyOption, Scenario::Soak},
+        {&roomsOption, Scenario::Chat},        {&membersOption, Scenario::Chat},
+        {&typingRateOption, Scenario::Chat},   {&affinityOption, Scenario::Chat}};
     for (const auto &[option, scenario] : scenarioOptions) {
         if (parser.isSet(*option) && scenario != parsed.scenario) {
             *error =
@@ -572,6 +640,17 @@ bool ProbeOptions::parse(const QStringList &arguments, ProbeOptions *options, QS
     }
     if (!parseScenario(parser, parser.isSet(durationOption), &parsed, error))
         return false;
+    if (parsed.isChat()) {
+        // Members publish over their own connections: nothing goes through the publish API.
+        for (const QCommandLineOption &option :
+             {publishOption, publishKeyOption, noPublishOption, sharedStreamOption, sharedRateOption}) {
+            if (parser.isSet(option)) {
+                *error = u"--%1 does not apply to `scenario chat` (members publish over their own "
+                         "connections)"_s.arg(option.names().constFirst());
+                return false;
+            }
+        }
+    }
 
     if (parser.isSet(sharedStreamOption)) {
         parsed.sharedStream = parser.value(sharedStreamOption).trimmed();

@@ -24,6 +24,7 @@ enum class Scenario {
     Storm,  // every connection drops at once; time until all are live again
     Soak,   // a long run with periodic drops and node drains, processes' memory sampled
     Churn,  // users leave and come back continuously
+    Chat,   // rooms x members, each member publishing into its room over its own WebSocket
 };
 
 QString scenarioName(Scenario scenario);
@@ -57,6 +58,15 @@ struct ProbeOptions
     QByteArray adminKey;
     QList<qint64> watchPids; // memory (and CPU) sampled with the figures
     double reportEveryS = 0; // 0: no periodic figures lines
+    // chat: `rooms` rooms of `members` users each; every member publishes ratePerUser
+    // msg/s (default 1) into its room over its own connection, and typingRate ephemeral
+    // ones; with affinityRoom it is assigned with affinity=<its room's stream>. Users are
+    // <prefix>r<room>-<member>, rooms room:<prefix>r<room>; --shard splits the rooms.
+    int rooms = 10;      // this process's (its shard's)
+    int totalRooms = 10; // of the whole run
+    int members = 10;
+    double typingRate = 0;
+    bool affinityRoom = false;
 
     // --shard i/n: this process runs users i, i+n, i+2n ... of `totalUsers`.
     int shardIndex = 0;
@@ -91,11 +101,23 @@ struct ProbeOptions
     // trusts; call once the application object exists.
     bool applyTls(QString *error) const;
 
-    bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0); }
+    bool isPublishing() const { return publish && (ratePerUser > 0 || sharedRate > 0 || typingRate > 0); }
+    bool isChat() const { return scenario == Scenario::Chat; }
+    // Through POST /v1/publish (every scenario but chat, whose members publish themselves).
+    bool usesPublishApi() const { return isPublishing() && !isChat(); }
     // Local index -> user id: shards of one run name distinct users.
     QString userId(int index) const
     {
+        if (isChat())
+            return userPrefix + u'r' + QString::number(globalRoom(index / members)) + u'-' +
+                   QString::number(index % members);
         return userPrefix + QString::number(qint64(shardIndex) + qint64(index) * shardCount);
+    }
+    // chat: the room of local index `room` in the whole run, and its stream.
+    qint64 globalRoom(int room) const { return qint64(shardIndex) + qint64(room) * shardCount; }
+    QString roomStream(int room) const
+    {
+        return QStringLiteral("room:") + userPrefix + u'r' + QString::number(globalRoom(room));
     }
 
     // Parses `arguments` (argv as a list); works before QCoreApplication exists, as

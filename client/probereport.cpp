@@ -63,9 +63,18 @@ QStringList ProbeReport::failures() const
     if (wrongEpoch > 0)
         reasons << u"%1 with an unannounced epoch"_s.arg(wrongEpoch);
     if (rejected > 0)
-        reasons << u"%1 refused by the publish API"_s.arg(rejected);
+        reasons << (chat ? u"%1 publishes refused by the node"_s : u"%1 refused by the publish API"_s)
+                       .arg(rejected);
+    if (chat) {
+        if (unacked > 0)
+            reasons << u"%1 messages never acked"_s.arg(unacked);
+        if (chatFigures.disagreements > 0)
+            reasons << u"%1 order disagreements"_s.arg(chatFigures.disagreements);
+        if (chatFigures.subscriptionsRefused > 0)
+            reasons << u"%1 room subscriptions refused"_s.arg(chatFigures.subscriptionsRefused);
+    }
     if (publishing && fatal.isEmpty() && usersLive > 0 && publishingS > 0 && sent > 0 && published == 0)
-        reasons << u"nothing was acked by the publish API"_s;
+        reasons << (chat ? u"nothing was acked"_s : u"nothing was acked by the publish API"_s);
     if (usersNotBack > 0)
         reasons << u"%1 users not live again after the last drop"_s.arg(usersNotBack);
     if (away > 0)
@@ -95,7 +104,19 @@ void ProbeReport::print(QTextStream &out) const
     out << (interrupted ? " (interrupted)" : "") << '\n';
     out << "users:       " << usersLive << '/' << users << " went live, " << usersLiveAtEnd
         << " live at the end, " << failedClients << " failed\n";
-    if (publishing) {
+    if (chat) {
+        const Chat &c = chatFigures;
+        out << "chat:        " << c.rooms << " rooms x " << c.members << " members, " << ratePerUser
+            << " msg/s each";
+        if (c.typingRate > 0)
+            out << " + " << c.typingRate << " typing/s";
+        out << ", affinity " << (c.affinityRoom ? "room" : "none") << '\n';
+        out << "published:   " << published << " acked (" << c.ackedDuplicate
+            << " as duplicates of a retry), " << unacked << " unacked, " << rejected << " refused, of "
+            << sent << " sent over the members' "
+            << "WebSockets; acks p50=" << ms(percentileMs(c.ackLatency, 50))
+            << " p99=" << ms(percentileMs(c.ackLatency, 99)) << " ms\n";
+    } else if (publishing) {
         out << "published:   " << published << " acked, " << unacked << " unacked, " << rejected
             << " refused (" << sent << " sent in " << requests << " requests, " << retries << " retried) via "
             << publishUrl << '\n';
@@ -145,6 +166,27 @@ void ProbeReport::print(QTextStream &out) const
     }
     if (drains > 0 || drainFailures > 0)
         out << "drains:      " << drains << " done, " << drainFailures << " failed calls\n";
+    if (chat) {
+        const Chat &c = chatFigures;
+        out << "rooms:       " << c.expected << " deliveries expected; order disagreements "
+            << c.disagreements << "; room resumes " << c.resumes << " (" << c.recovered << " recovered, "
+            << c.notRecovered << " not); " << c.subscriptionsRefused << " subscriptions refused\n";
+        if (c.ephemeralSent > 0 || c.ephemeralReceived > 0) {
+            out << "ephemeral:   " << c.ephemeralSent << " sent, " << c.ephemeralAcked << " acked, "
+                << c.ephemeralRefused << " refused or lost, " << c.ephemeralReceived << " received ("
+                << c.ephemeralOwn << " the sender's own), " << c.ephemeralDropped
+                << " dropped; p50=" << ms(percentileMs(c.ephemeralLatency, 50))
+                << " p99=" << ms(percentileMs(c.ephemeralLatency, 99)) << " ms\n";
+        }
+        QStringList nodes;
+        for (const auto &[node, users] : c.usersPerNode)
+            nodes << u"%1 %2"_s.arg(node.isEmpty() ? u"(none)"_s : node).arg(users);
+        QStringList spread;
+        for (const auto &[count, rooms] : c.roomsByNodes)
+            spread << u"%1 on %2"_s.arg(rooms).arg(count == 1 ? u"1 node"_s : u"%1 nodes"_s.arg(count));
+        out << "nodes:       users " << (nodes.isEmpty() ? u"-"_s : nodes.join(u", "_s)) << "; rooms "
+            << (spread.isEmpty() ? u"-"_s : spread.join(u", "_s)) << '\n';
+    }
     for (const ProcessSamples &process : processes) {
         out << "memory:      " << process.name << ": RSS " << process.firstRssKb / 1024 << " -> "
             << process.lastRssKb / 1024 << " MB (max " << process.maxRssKb / 1024 << " MB), CPU "
@@ -176,6 +218,42 @@ QJsonObject ProbeReport::toJson() const
                                        {u"last_rss_kb"_s, double(process.lastRssKb)},
                                        {u"cpu_s"_s, process.cpuSeconds},
                                        {u"rss_samples"_s, samples}});
+    }
+    QJsonValue chatJson;
+    if (chat) {
+        const Chat &c = chatFigures;
+        QJsonObject nodes;
+        for (const auto &[node, users] : c.usersPerNode)
+            nodes.insert(node, users);
+        QJsonObject spread;
+        for (const auto &[count, rooms] : c.roomsByNodes)
+            spread.insert(QString::number(count), rooms);
+        chatJson = QJsonObject{
+            {u"rooms"_s, c.rooms},
+            {u"members"_s, c.members},
+            {u"typing_rate"_s, c.typingRate},
+            {u"affinity"_s, c.affinityRoom ? u"room"_s : u"none"_s},
+            {u"expected"_s, double(c.expected)},
+            {u"acked_duplicate"_s, double(c.ackedDuplicate)},
+            {u"order_disagreements"_s, double(c.disagreements)},
+            {u"unchecked"_s, double(c.unchecked)},
+            {u"subscriptions_refused"_s, c.subscriptionsRefused},
+            {u"resumes"_s, c.resumes},
+            {u"recovered"_s, c.recovered},
+            {u"not_recovered"_s, c.notRecovered},
+            {u"ack_latency_ms"_s, percentilesJson(c.ackLatency)},
+            {u"ack_histogram"_s, c.ackLatency.toJson()},
+            {u"ephemeral"_s, QJsonObject{{u"sent"_s, double(c.ephemeralSent)},
+                                         {u"acked"_s, double(c.ephemeralAcked)},
+                                         {u"refused"_s, double(c.ephemeralRefused)},
+                                         {u"received"_s, double(c.ephemeralReceived)},
+                                         {u"own"_s, double(c.ephemeralOwn)},
+                                         {u"dropped"_s, double(c.ephemeralDropped)},
+                                         {u"latency_ms"_s, percentilesJson(c.ephemeralLatency)},
+                                         {u"histogram"_s, c.ephemeralLatency.toJson()}}},
+            {u"users_per_node"_s, nodes},
+            {u"rooms_by_nodes"_s, spread},
+        };
     }
     return QJsonObject{
         {u"version"_s, QStringLiteral(BFG_VERSION)},
@@ -233,6 +311,7 @@ QJsonObject ProbeReport::toJson() const
                                                           {u"rejoin_histogram"_s, rejoinLatency.toJson()}}},
         {u"drains"_s, QJsonObject{{u"done"_s, drains}, {u"failed"_s, drainFailures}}},
         {u"processes"_s, processList},
+        {u"chat"_s, chatJson},
         {u"msgs_per_sec"_s, msgsPerSec()},
         {u"interrupted"_s, interrupted},
         {u"error"_s, fatal},
@@ -322,6 +401,40 @@ bool ProbeReport::fromJson(const QJsonObject &json, ProbeReport *out, QString *e
             process.rss.append({sample.toArray().at(0).toDouble(), sample.toArray().at(1).toInteger()});
         r.processes.append(process);
     }
+    const QJsonObject chat = json.value(u"chat"_s).toObject();
+    if (!chat.isEmpty()) {
+        r.chat = true;
+        Chat &c = r.chatFigures;
+        c.rooms = chat.value(u"rooms"_s).toInt();
+        c.members = chat.value(u"members"_s).toInt();
+        c.typingRate = chat.value(u"typing_rate"_s).toDouble();
+        c.affinityRoom = chat.value(u"affinity"_s).toString() == u"room"_s;
+        c.expected = count(chat, u"expected"_s);
+        c.ackedDuplicate = count(chat, u"acked_duplicate"_s);
+        c.disagreements = count(chat, u"order_disagreements"_s);
+        c.unchecked = count(chat, u"unchecked"_s);
+        c.subscriptionsRefused = chat.value(u"subscriptions_refused"_s).toInt();
+        c.resumes = chat.value(u"resumes"_s).toInt();
+        c.recovered = chat.value(u"recovered"_s).toInt();
+        c.notRecovered = chat.value(u"not_recovered"_s).toInt();
+        const QJsonObject ephemeral = chat.value(u"ephemeral"_s).toObject();
+        c.ephemeralSent = count(ephemeral, u"sent"_s);
+        c.ephemeralAcked = count(ephemeral, u"acked"_s);
+        c.ephemeralRefused = count(ephemeral, u"refused"_s);
+        c.ephemeralReceived = count(ephemeral, u"received"_s);
+        c.ephemeralOwn = count(ephemeral, u"own"_s);
+        c.ephemeralDropped = count(ephemeral, u"dropped"_s);
+        histogramsOk =
+            histogramsOk &&
+            LatencyHistogram::fromJson(chat.value(u"ack_histogram"_s).toObject(), &c.ackLatency) &&
+            LatencyHistogram::fromJson(ephemeral.value(u"histogram"_s).toObject(), &c.ephemeralLatency);
+        const QJsonObject nodes = chat.value(u"users_per_node"_s).toObject();
+        for (auto it = nodes.begin(); it != nodes.end(); ++it)
+            c.usersPerNode[it.key()] = it.value().toInt();
+        const QJsonObject spread = chat.value(u"rooms_by_nodes"_s).toObject();
+        for (auto it = spread.begin(); it != spread.end(); ++it)
+            c.roomsByNodes[it.key().toInt()] = it.value().toInt();
+    }
     r.interrupted = json.value(u"interrupted"_s).toBool();
     r.fatal = json.value(u"error"_s).toString();
     if (!histogramsOk) {
@@ -387,6 +500,37 @@ void ProbeReport::merge(const ProbeReport &o)
     drains += o.drains;
     drainFailures += o.drainFailures;
     processes += o.processes;
+    if (o.chat) {
+        Chat &c = chatFigures;
+        const Chat &d = o.chatFigures;
+        if (!chat) {
+            c.members = d.members;
+            c.typingRate = d.typingRate;
+            c.affinityRoom = d.affinityRoom;
+        }
+        chat = true;
+        c.rooms += d.rooms;
+        c.expected += d.expected;
+        c.ackedDuplicate += d.ackedDuplicate;
+        c.disagreements += d.disagreements;
+        c.unchecked += d.unchecked;
+        c.subscriptionsRefused += d.subscriptionsRefused;
+        c.resumes += d.resumes;
+        c.recovered += d.recovered;
+        c.notRecovered += d.notRecovered;
+        c.ephemeralSent += d.ephemeralSent;
+        c.ephemeralAcked += d.ephemeralAcked;
+        c.ephemeralRefused += d.ephemeralRefused;
+        c.ephemeralReceived += d.ephemeralReceived;
+        c.ephemeralOwn += d.ephemeralOwn;
+        c.ephemeralDropped += d.ephemeralDropped;
+        c.ackLatency.merge(d.ackLatency);
+        c.ephemeralLatency.merge(d.ephemeralLatency);
+        for (const auto &[node, users] : d.usersPerNode)
+            c.usersPerNode[node] += users;
+        for (const auto &[nodes, rooms] : d.roomsByNodes)
+            c.roomsByNodes[nodes] += rooms;
+    }
     interrupted = interrupted || o.interrupted;
     if (!o.fatal.isEmpty())
         fatal = fatal.isEmpty() ? o.fatal : fatal + u"; "_s + o.fatal;

@@ -91,6 +91,38 @@ struct ProbeReport
     int drainFailures = 0;
     QList<ProcessSamples> processes;
 
+    // chat (room messages are in the totals above: sent, published = acked, rejected = refused,
+    // received, lost, duplicated, reordered ...)
+    struct Chat
+    {
+        int rooms = 0;
+        int members = 0;
+        double typingRate = 0;
+        bool affinityRoom = false;
+        quint64 expected = 0;       // deliveries every member should have had
+        quint64 ackedDuplicate = 0; // acks saying the node had the message already (retries)
+        quint64 disagreements = 0;  // a seq of a room seen with two message ids
+        quint64 unchecked = 0;      // deliveries too late for the ledger to compare
+        int subscriptionsRefused = 0;
+        int resumes = 0; // of rooms (the personal streams' are in `resumes`)
+        int recovered = 0;
+        int notRecovered = 0;
+        quint64 ephemeralSent = 0;
+        quint64 ephemeralAcked = 0;
+        quint64 ephemeralRefused = 0;
+        quint64 ephemeralReceived = 0;
+        quint64 ephemeralOwn = 0;
+        quint64 ephemeralDropped = 0;
+        LatencyHistogram ackLatency;       // publish -> the sender's ack
+        LatencyHistogram ephemeralLatency; // publish -> receive, ephemeral messages
+        // When publishing began (every member live and subscribed): users per push node,
+        // and rooms by how many nodes their members were on.
+        std::map<QString, int> usersPerNode;
+        std::map<int, int> roomsByNodes;
+    };
+    bool chat = false;
+    Chat chatFigures;
+
     bool interrupted = false;
     QString fatal; // why the run could not do its job at all, e.g. no publish URL
 

@@ -67,6 +67,7 @@ void Probe::startScenario()
 
     switch (m_options.scenario) {
     case Scenario::Steady:
+    case Scenario::Chat: // probechat.cpp
         break;
     case Scenario::Burst:
         m_burstTimer.setInterval(BurstTickMs);

@@ -45,11 +45,15 @@ void UserVerifier::onWelcome(const v1::Welcome &welcome, bool resumed)
         qCWarning(lcProbe) << "welcome does not list" << QString::fromStdString(m_stream);
         return;
     }
+    onStreamState(*state, resumed);
+}
 
+void UserVerifier::onStreamState(const v1::StreamState &state, bool resumed)
+{
     if (!m_welcomed) {
         m_welcomed = true;
-        m_epoch = state->epoch();
-        m_baseline = m_maxSeq = state->seq();
+        m_epoch = state.epoch();
+        m_baseline = m_maxSeq = state.seq();
         m_ackedMax = std::max(m_ackedMax, m_baseline);
         return;
     }
@@ -57,36 +61,37 @@ void UserVerifier::onWelcome(const v1::Welcome &welcome, bool resumed)
     if (!resumed)
         return; // a later session that resumed nothing (not how PushClient behaves)
     ++m_resumes;
-    if (state->recovered()) {
+    if (state.recovered()) {
         ++m_recovered;
         // A stream this user had received nothing of may come back in a new
         // epoch (its creation was never stored); with messages seen, a new
         // epoch must come with recovered=false.
-        if (state->epoch() != m_epoch) {
+        if (state.epoch() != m_epoch) {
             if (m_maxSeq != 0)
                 ++m_wrongEpoch;
-            m_epoch = state->epoch();
+            m_epoch = state.epoch();
         }
         return;
     }
     ++m_notRecovered;
-    if (state->epoch() != m_epoch) {
+    if (state.epoch() != m_epoch) {
         // The stream's history was lost: nothing of the old epoch can arrive any more.
         m_notRecoveredLost += quint64(m_missing.size()) + (m_ackedMax > m_maxSeq ? m_ackedMax - m_maxSeq : 0);
         m_missing.clear();
-        m_epoch = state->epoch();
-        m_maxSeq = m_ackedMax = state->seq();
+        m_epoch = state.epoch();
+        m_maxSeq = m_ackedMax = state.seq();
         return;
     }
-    if (state->seq() > m_maxSeq) {
-        m_notRecoveredLost += state->seq() - m_maxSeq;
-        m_maxSeq = state->seq();
+    if (state.seq() > m_maxSeq) {
+        m_notRecoveredLost += state.seq() - m_maxSeq;
+        m_maxSeq = state.seq();
     }
 }
 
 qint64 UserVerifier::onMessage(const v1::Message &message, qint64 nowUs)
 {
-    ++m_received;
+    const bool ephemeral = message.ephemeral() || message.seq() == 0;
+    ++(ephemeral ? m_ephemeral : m_received);
     qint64 sentUs = message.publish_time_us();
     if (message.stream() != m_stream) {
         ++m_misdelivered; // the probe routes each stream to its own verifier
@@ -104,6 +109,8 @@ qint64 UserVerifier::onMessage(const v1::Message &message, qint64 nowUs)
             value = (value << 8) | quint8(payload[size_t(i)]);
         sentUs = qint64(value);
     }
+    if (ephemeral)
+        return nowUs - sentUs; // no seq and no epoch: nothing to put in order
 
     if (message.epoch() != m_epoch && m_welcomed) {
         ++m_wrongEpoch; // a new epoch must be announced by a Welcome with recovered=false

@@ -4,7 +4,7 @@
 // Checks what one simulated user received against what was published to
 // one stream it reads (its own "user:<id>", or a shared stream): every
 // sequence number once and in order, the payload's tag (the user id, or the
-// shared stream's name), and how each resume went. Sequence
+// shared stream's name, or the room's), and how each resume went. Sequence
 // numbers are the ground truth; publish acks say how far the stream got.
 // One per user, owned by Probe; O(1) per message except when filling gaps.
 #pragma once
@@ -38,7 +38,11 @@ public:
     static void writePayload(std::string *out, qint64 sendUs, const std::string &tagUtf8);
 
     void onWelcome(const v1::Welcome &welcome, bool resumed);
-    // Returns the end-to-end latency in µs.
+    // The stream's state from a Welcome or a Subscribed (the first one sets the baseline;
+    // later ones are resumes, `resumed` false: a session that resumed nothing).
+    void onStreamState(const v1::StreamState &state, bool resumed);
+    // Returns the end-to-end latency in µs. Ephemeral messages (seq 0) are counted apart and
+    // checked for stream and tag only: they have no place in the sequence.
     qint64 onMessage(const v1::Message &message, qint64 nowUs);
     void onAcked(quint64 seq);
     // Once a second: remembers how far acks had got, for overdueCount().
@@ -57,7 +61,8 @@ public:
     // Acked beyond the last seq received: still in flight, or lost at the tail.
     quint64 undeliveredCount() const { return m_ackedMax > m_maxSeq ? m_ackedMax - m_maxSeq : 0; }
 
-    quint64 received() const { return m_received; }
+    quint64 received() const { return m_received; } // with a seq
+    quint64 ephemeral() const { return m_ephemeral; }
     quint64 duplicates() const { return m_duplicates; }
     quint64 reordered() const { return m_reordered; }
     quint64 misdelivered() const { return m_misdelivered; }
@@ -86,6 +91,7 @@ private:
     quint64 m_notRecoveredLost = 0;
 
     quint64 m_received = 0;
+    quint64 m_ephemeral = 0;
     quint64 m_duplicates = 0;
     quint64 m_reordered = 0;
     quint64 m_misdelivered = 0;
