@@ -421,7 +421,8 @@ int runDaemon(int argc, char *argv[])
                 QCoreApplication::quit();
         };
         if (push) {
-            qCInfo(lcMain).noquote() << bfg::logEvent("stopping", {{"drain", u"first (again to stop at once)"_s}});
+            qCInfo(lcMain).noquote() << bfg::logEvent("stopping",
+                                                      {{"drain", u"first (again to stop at once)"_s}});
             push->shutdown(finish);
         } else {
             qCInfo(lcMain).noquote() << bfg::logEvent("stopping");
