@@ -15,6 +15,7 @@
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QTcpSocket>
+#include <QElapsedTimer>
 #include <QTest>
 
 #include "bfg/v1/api.pb.h"
@@ -606,6 +607,8 @@ void TestPushConnection::connectionsPerAddressAreLimited()
     QVERIFY2(bfgd.start(&error), qPrintable(error));
     std::vector<std::unique_ptr<RawClient>> clients;
     int upgraded = 0, refused = 0;
+    QElapsedTimer clock;
+    clock.start();
     for (int i = 0; i < 10; ++i) {
         auto &client = clients.emplace_back(std::make_unique<RawClient>());
         QVERIFY(client->connectTo(bfgd.pushUrl()));
@@ -614,7 +617,12 @@ void TestPushConnection::connectionsPerAddressAreLimited()
         upgraded += head.startsWith("HTTP/1.1 101 ") ? 1 : 0;
         refused += head.startsWith("HTTP/1.1 429 ") ? 1 : 0;
     }
-    QVERIFY2(upgraded >= 4 && upgraded <= 5, qPrintable(QString::number(upgraded)));
+    // The burst at once, then 2 a second: how many more depends on how long
+    // the connects took (a loaded machine), the rest were refused.
+    const int allowed = 4 + int(2 * clock.elapsed() / 1000) + 1;
+    const QString counts = u"%1 upgraded, %2 refused, %3 allowed"_s.arg(upgraded).arg(refused).arg(allowed);
+    QVERIFY2(upgraded >= 4 && upgraded <= allowed, qPrintable(counts));
+    QVERIFY2(refused >= 10 - allowed, qPrintable(counts));
     QCOMPARE(upgraded + refused, 10);
     RawClient elsewhere;
     QVERIFY(elsewhere.connectTo(bfgd.pushUrl(), 0, QHostAddress(u"127.0.0.2"_s)));
@@ -639,6 +647,8 @@ void TestPushConnection::publishRequestsAreLimitedPerKey()
                                                {}});
     };
     int limited = 0;
+    QElapsedTimer clock;
+    clock.start();
     for (int i = 0; i < 6; ++i) {
         const auto result = publishWith("busy-key-0123456789");
         if (result.status == 429) {
@@ -649,7 +659,9 @@ void TestPushConnection::publishRequestsAreLimitedPerKey()
             QCOMPARE(result.status, 200);
         }
     }
-    QVERIFY2(limited >= 3, qPrintable(QString::number(limited)));
+    // A burst of 2, then 2 a second for as long as the requests took.
+    const int allowed = 2 + int(2 * clock.elapsed() / 1000) + 1;
+    QVERIFY2(limited >= 6 - allowed, qPrintable(u"%1 limited, %2 allowed"_s.arg(limited).arg(allowed)));
     QCOMPARE(publishWith("calm-key-0123456789").status, 200); // its own budget
 }
 
