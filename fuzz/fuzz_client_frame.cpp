@@ -26,9 +26,13 @@ constexpr qsizetype MaxFrameBytes = 64 * 1024; // the node's default: larger fra
 void checkPositions(const bfg::v1::Hello &hello, const bfg::TokenClaims &claims)
 {
     QHash<QString, bfg::StreamPoint> positions;
-    QStringList streams;
-    const bfg::HelloCheck check = bfg::checkHelloPositions(hello, claims, &positions, &streams);
+    QStringList streams, refused;
+    const bfg::HelloCheck check = bfg::checkHelloPositions(hello, claims, &positions, &streams, &refused);
     if (check.ok()) {
+        BFG_FUZZ_CHECK(refused.size() <= bfg::MaxStreamsPerSession);
+        for (const QString &stream : refused)
+            BFG_FUZZ_CHECK(!bfg::TokenSigner::grants(claims.streams, stream) && !streams.contains(stream) &&
+                           !stream.startsWith(u"user:"));
         BFG_FUZZ_CHECK(positions.size() <= hello.positions_size());
         BFG_FUZZ_CHECK(streams.size() <= bfg::MaxStreamsPerSession + claims.streams.size());
         for (auto it = positions.cbegin(); it != positions.cend(); ++it)

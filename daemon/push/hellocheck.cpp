@@ -28,7 +28,8 @@ HelloCheck checkHelloToken(const TokenSigner &signer, const v1::Hello &hello, qi
 }
 
 HelloCheck checkHelloPositions(const v1::Hello &hello, const TokenClaims &claims,
-                               QHash<QString, StreamPoint> *positions, QStringList *streams)
+                               QHash<QString, StreamPoint> *positions, QStringList *streams,
+                               QStringList *refused)
 {
     for (const QString &granted : claims.streams) {
         if (!granted.endsWith(u'*') && !streams->contains(granted))
@@ -36,8 +37,14 @@ HelloCheck checkHelloPositions(const v1::Hello &hello, const TokenClaims &claims
     }
     for (const v1::StreamPosition &position : hello.positions()) {
         const QString stream = QString::fromStdString(position.stream());
-        if (!protocol::isValidStreamName(stream) || !TokenSigner::grants(claims.streams, stream))
+        if (!protocol::isValidStreamName(stream) ||
+            (!TokenSigner::grants(claims.streams, stream) && stream.startsWith(u"user:"_s)))
             return {v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream.left(128))};
+        if (!TokenSigner::grants(claims.streams, stream)) {
+            if (!refused->contains(stream) && refused->size() < MaxStreamsPerSession)
+                refused->append(stream);
+            continue;
+        }
         positions->insert(stream, {QString::fromStdString(position.epoch()), position.seq()});
         if (!streams->contains(stream))
             streams->append(stream);

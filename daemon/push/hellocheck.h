@@ -35,8 +35,13 @@ HelloCheck checkHelloToken(const TokenSigner &signer, const v1::Hello &hello, qi
 // The hello's resume positions, each for a stream `claims` grants (named,
 // or under a pattern such as "fx:*"). Fills `positions` (a stream named
 // twice keeps its last position) and `streams`: what the session reads, the
-// token's named streams, then those of the hello its patterns grant.
+// token's named streams, then those of the hello its patterns grant. A
+// shared stream the token does not grant (a room left, a public stream the
+// operator withdrew) goes to `refused`, to be refused on its own after the
+// welcome; a personal stream of another user, or a name that is no stream,
+// refuses the whole hello.
 HelloCheck checkHelloPositions(const v1::Hello &hello, const TokenClaims &claims,
-                               QHash<QString, StreamPoint> *positions, QStringList *streams);
+                               QHash<QString, StreamPoint> *positions, QStringList *streams,
+                               QStringList *refused);
 
 } // namespace bfg

@@ -86,8 +86,9 @@ public:
     TokenBucket inboundFrames{0, 1}; // what the client may send (push/inbound_*_per_s)
     bool countedForUser = false;     // in UserConnections (push/max_connections_per_user)
     TokenBucket inboundBytes{0, 1};
-    QStringList readGrants;    // the token's streams: what Subscribe may add
-    QStringList publishGrants; // the token's publish list: where Publish may go
+    QStringList readGrants;     // the token's streams: what Subscribe may add
+    QStringList publishGrants;  // the token's publish list: where Publish may go
+    QStringList refusedAtHello; // shared streams the hello named and the token does not grant
 
 private:
     std::unique_ptr<WsConnection> m_connection;

@@ -331,7 +331,8 @@ void Worker::onHello(Session *session, const v1::Hello &hello)
     // hello that a pattern of the token grants ("fx:*"); nothing else.
     QHash<QString, StreamPoint> positions;
     QStringList streams;
-    const HelloCheck entitled = checkHelloPositions(hello, claims, &positions, &streams);
+    const HelloCheck entitled =
+        checkHelloPositions(hello, claims, &positions, &streams, &session->refusedAtHello);
     if (!entitled.ok()) {
         fail(session, entitled.error, entitled.errorText);
         return;
@@ -624,6 +625,11 @@ void Worker::goLive(Session *session)
     }
     session->sendFrame(protocol::encode(welcomeFrame));
     setStage(session, Session::Stage::Live);
+    // Shared streams the hello named that the token does not grant (any
+    // more): refused each on its own; the session reads the others.
+    for (const QString &stream : std::exchange(session->refusedAtHello, {}))
+        refuseRequest(session, v1::NOT_ENTITLED, u"the token does not grant stream %1"_s.arg(stream), {},
+                      stream);
     m_metrics.count(HandshakeResult::Ok);
 
     // The first ping comes at a random point of the first interval, so that
