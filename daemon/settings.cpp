@@ -426,11 +426,19 @@ DaemonSettings::Changes DaemonSettings::changesTo(const DaemonSettings &fresh) c
             keys.append(key);
     }
     Changes changes;
+    // A certificate and key are renewed live; TLS turned on or off is a restart.
+    const bool tlsStays = push.tls && fresh.push.tls;
     for (const QString &key : std::as_const(keys)) {
         if (values.value(key) == fresh.values.value(key) || !matters(key))
             continue;
-        (LiveKeys.contains(key) ? changes.live : changes.needRestart).append(key);
+        const bool live = LiveKeys.contains(key) ||
+                          (tlsStays && (key == u"tls/certificate"_s || key == u"tls/private_key"_s));
+        (live ? changes.live : changes.needRestart).append(key);
     }
+    // The same file names with a new certificate in them (a renewal).
+    if (tlsStays && push.tls->fingerprint() != fresh.push.tls->fingerprint() &&
+        !changes.live.contains(u"tls/certificate"_s))
+        changes.live.append(u"tls/certificate"_s);
     // What the keys point at may change while they do not: a secret file, the
     // generated data_dir/secret or data_dir/admin-key.
     if (decision.secret != fresh.decision.secret && !changes.live.contains(u"general/secret"_s) &&
@@ -455,6 +463,13 @@ void DaemonSettings::takeLiveSettings(const DaemonSettings &fresh)
     decision.previousSecrets = push.previousSecrets = fresh.previousSecrets;
     decision.adminKeys = fresh.decision.adminKeys;
     adminKeyFile = fresh.adminKeyFile;
+    if (push.tls && fresh.push.tls) {
+        for (const QString &key : {u"tls/certificate"_s, u"tls/private_key"_s})
+            values.insert(key, fresh.values.value(key));
+        tlsCertificate = fresh.tlsCertificate;
+        tlsPrivateKey = fresh.tlsPrivateKey;
+        decision.tls = push.tls = fresh.push.tls;
+    }
 }
 
 bool DaemonSettings::loadSecret(QString *error)

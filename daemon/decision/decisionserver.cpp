@@ -146,6 +146,10 @@ bool DecisionServer::reconfigure(const DecisionOptions &fresh, QString *error)
     m_options.tokenTtlSeconds = fresh.tokenTtlSeconds;
     m_options.publicStreams = fresh.publicStreams;
     m_options.clientPublish = fresh.clientPublish;
+    if (m_options.tls && fresh.tls) { // a renewed certificate, for new connections
+        m_options.tls = fresh.tls;
+        m_http->setTls(m_options.tls->qtConfiguration());
+    }
     m_options.assignRatePerSecond = fresh.assignRatePerSecond;
     m_options.assignBurst = fresh.assignBurst;
     m_assignBucket.configure(m_options.assignRatePerSecond, m_options.assignBurst);

@@ -111,6 +111,9 @@ void HttpService::setTls(const QSslConfiguration &configuration)
 {
     m_tls = true;
     m_tlsConfiguration = configuration;
+    // Listening already (a reload): new connections get the new certificate.
+    for (QSslServer *server : findChildren<QSslServer *>(Qt::FindDirectChildrenOnly))
+        server->setSslConfiguration(configuration);
 }
 
 quint16 HttpService::listen(const QHostAddress &address, quint16 port, QString *error, int backlog)

@@ -87,7 +87,8 @@ public:
     // QAbstractHttpServer::nextPendingWebSocketConnection().
     void addWebSocketPath(const QString &path) { m_webSocketPaths.append(path); }
 
-    // Serve HTTPS with this configuration (certificate and key) from the next listen() on.
+    // Serve HTTPS with this configuration (certificate and key): from the
+    // next listen() on, and on the listeners there are for new connections.
     void setTls(const QSslConfiguration &configuration);
 
     // Body size above which a request is refused with 413.

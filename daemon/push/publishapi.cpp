@@ -68,6 +68,8 @@ void PublishApi::reconfigure(const PushOptions &options)
     m_options = options;
     m_signer = TokenSigner(options.secret, options.previousSecrets);
     m_requests.configure(options.publishRequestsPerSecond, options.publishRequestsPerSecond);
+    if (m_options.tls)
+        m_http->setTls(m_options.tls->qtConfiguration());
     if (!wasOpen && m_options.publishKeys.isEmpty())
         qCWarning(lcPush) << "publish API is open to anyone who can reach it: set push/publish_keys";
 }

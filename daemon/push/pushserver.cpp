@@ -264,6 +264,8 @@ void PushServer::reconfigure(const PushOptions &fresh)
     m_options.publishKeys = fresh.publishKeys;
     m_options.secret = fresh.secret;
     m_options.previousSecrets = fresh.previousSecrets;
+    if (m_options.tls && fresh.tls) // a renewed certificate, for new connections
+        m_options.tls = fresh.tls;
 
     m_connectionsPerIp.configure(m_options.connectionsPerIpPerSecond,
                                  2.0 * m_options.connectionsPerIpPerSecond);

@@ -101,6 +101,7 @@ std::shared_ptr<const ServerTls> ServerTls::load(const QString &certificateFile,
     const QSslCertificate &leaf = chain.first();
     tls->m_summary =
         u"%1, valid until %2"_s.arg(leaf.subjectDisplayName(), leaf.expiryDate().toString(Qt::ISODate));
+    tls->m_fingerprint = leaf.digest(QCryptographicHash::Sha256);
     return tls;
 }
 

@@ -35,6 +35,8 @@ public:
     const QSslConfiguration &qtConfiguration() const { return m_qtConfiguration; }
     // The certificate's subject and expiry, for the start-up log line.
     QString summary() const { return m_summary; }
+    // SHA-256 of the server certificate: a reload tells a new one by it.
+    QByteArray fingerprint() const { return m_fingerprint; }
 
 private:
     ServerTls() = default;
@@ -42,6 +44,7 @@ private:
     ssl_ctx_st *m_context = nullptr;
     QSslConfiguration m_qtConfiguration;
     QString m_summary;
+    QByteArray m_fingerprint;
 };
 
 } // namespace bfg

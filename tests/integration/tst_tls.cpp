@@ -9,6 +9,9 @@
 // check only with --insecure; a refusal is readable through TLS; and a
 // certificate without its key, or a key of another certificate, stops
 // bfgd at start with a message that names the setting.
+#include <csignal>
+
+#include <QDir>
 #include <QFile>
 #include <QNetworkAccessManager>
 #include <QProcess>
@@ -58,6 +61,7 @@ private Q_SLOTS:
     void plainTextGetsNoAnswer();
     void probeVerifiesUnlessInsecure();
     void refusalIsReadableThroughTls();
+    void renewedCertificateIsServedAfterSighup();
     void badTlsSettingsStopTheStart_data();
     void badTlsSettingsStopTheStart();
 
@@ -241,6 +245,63 @@ void TestTls::refusalIsReadableThroughTls()
     QVERIFY2(upgraded >= 2 && upgraded <= allowed, qPrintable(counts));
     QVERIFY2(refused >= 6 - allowed, qPrintable(counts));
     QCOMPARE(upgraded + refused, 6);
+}
+
+void TestTls::renewedCertificateIsServedAfterSighup()
+{
+    // bfgd serves the files in `live`; a renewal replaces them, then SIGHUP.
+    const QString live = m_dir.filePath(u"live"_s);
+    QVERIFY(QDir().mkpath(live));
+    auto install = [&](const QString &from) {
+        for (const QString &name : {u"server.pem"_s, u"server.key"_s}) {
+            QFile::remove(live + u'/' + name);
+            if (!QFile::copy(from + u'/' + name, live + u'/' + name))
+                return false;
+        }
+        return true;
+    };
+    QVERIFY(install(m_good));
+    BfgdProcess bfgd({u"--set"_s, u"tls/certificate="_s + live + u"/server.pem"_s, u"--set"_s,
+                      u"tls/private_key="_s + live + u"/server.key"_s, u"--set"_s,
+                      u"tls/ca_file="_s + m_good + u"/ca.pem"_s});
+    QString error;
+    QVERIFY2(bfgd.start(&error), qPrintable(error));
+    const v1::AssignResponse assigned = assign(bfgd, u"erin"_s);
+    QVERIFY(!assigned.token().empty());
+    RawClient before; // connected with the old certificate, and stays so
+    QVERIFY(before.connectEncrypted(bfgd.pushUrl(), m_goodCa));
+    QVERIFY(before.upgrade(RawClient::hello(assigned.token())));
+    QVERIFY(before.nextServerFrame(QDeadlineTimer(WaitMs)));
+
+    QVERIFY(install(m_other)); // renewed, by another CA to tell them apart
+    QVERIFY(bfgd.sendSignal(SIGHUP));
+    QVERIFY2(bfgd.waitForOutput("tls/certificate", WaitMs), bfgd.readOutput().constData());
+
+    for (const QUrl &url : {bfgd.decisionUrl(), bfgd.pushUrl(), bfgd.publishUrl()}) {
+        RawClient renewed;
+        QVERIFY2(renewed.connectEncrypted(url, m_otherCa), qPrintable(url.toString()));
+        RawClient stale;
+        QVERIFY2(!stale.connectEncrypted(url, m_goodCa), qPrintable(url.toString()));
+    }
+    // The session from before the renewal still receives.
+    QUrl publishUrl = bfgd.publishUrl();
+    publishUrl.setPath(u"/v1/publish"_s);
+    const QSslConfiguration trustingGood = QSslConfiguration::defaultConfiguration();
+    QSslConfiguration trustingBoth = trustingGood;
+    trustingBoth.addCaCertificates(m_otherCa);
+    QSslConfiguration::setDefaultConfiguration(trustingBoth);
+    const auto published = bfg::test::httpCall(m_network, {"POST",
+                                                           publishUrl,
+                                                           R"({"stream":"user:erin","text":"still here"})",
+                                                           "application/json",
+                                                           {},
+                                                           {},
+                                                           {}});
+    QCOMPARE(published.status, 200);
+    const std::optional<v1::ServerFrame> message = before.nextServerFrame(QDeadlineTimer(WaitMs));
+    QVERIFY(message && message->has_message());
+    QCOMPARE(message->message().payload(), "still here");
+    QSslConfiguration::setDefaultConfiguration(trustingGood);
 }
 
 void TestTls::badTlsSettingsStopTheStart_data()
