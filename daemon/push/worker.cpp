@@ -412,6 +412,13 @@ void Worker::dropReader(Session *session, const QString &stream)
     }
 }
 
+void Worker::leaveStream(Session *session, const QString &stream, Session::StreamState *state)
+{
+    dropReader(session, stream);
+    *state = Session::StreamState(); // nothing held or replayed stays
+    state->active = false;
+}
+
 void Worker::refuseRequest(Session *session, v1::ErrorCode code, const QString &text,
                            const QString &clientMessageId, const QString &stream)
 {
@@ -533,11 +540,8 @@ void Worker::onUnsubscribe(Session *session, const v1::Unsubscribe &unsubscribe)
     for (const std::string &name : unsubscribe.streams()) {
         const QString stream = QString::fromStdString(name);
         Session::StreamState *state = session->stream(stream);
-        if (state && state->active) {
-            dropReader(session, stream);
-            *state = Session::StreamState();
-            state->active = false;
-        }
+        if (state && state->active)
+            leaveStream(session, stream, state);
         unsubscribed->add_streams(name);
     }
     session->sendFrame(protocol::encode(frame));
@@ -591,9 +595,7 @@ void Worker::onSubscribed(WsConnection *connection, quint64 sessionId, const QSt
             fail(session, v1::BROKER_UNAVAILABLE, text);
             return;
         }
-        dropReader(session, stream);
-        *state = Session::StreamState();
-        state->active = false;
+        leaveStream(session, stream, state);
         refuseRequest(session, v1::BROKER_UNAVAILABLE, text, {}, stream);
         return;
     }

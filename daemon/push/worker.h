@@ -124,6 +124,9 @@ private:
     void askBroker(Session *session, const QString &stream, const std::optional<StreamPoint> &from);
     // Ends `session`'s reading of `stream` at the broker.
     void dropReader(Session *session, const QString &stream);
+    // Unsubscribed (or its subscription failed): no longer read, its state
+    // (`state`, in `session`) kept inactive for a later subscribe.
+    void leaveStream(Session *session, const QString &stream, Session::StreamState *state);
     void onSubscribed(WsConnection *connection, quint64 sessionId, const QString &stream,
                       quint64 subscription, const Subscription &answer, const QString &error);
     // The broker answered a Subscribe of a live session: Subscribed, the
